@@ -1,0 +1,32 @@
+/* A byte stream to the peer: a TCP socket, or a libssh direct-tcpip channel (ssh.h).
+ * The control protocol (proto.h) frames messages over it without knowing which. */
+#ifndef MIG_CONN_H
+#define MIG_CONN_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct mig_conn {
+	/* Reads exactly n bytes within timeout_ms (<= 0: wait forever).  Returns 0, or -1 with
+	 * *err set; a peer that closes before n bytes is an error ("connection closed"). */
+	int (*read_full)(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
+			 struct mig_err **err);
+	/* Writes all n bytes.  Returns 0 or -1 with *err set. */
+	int (*write_full)(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err);
+	/* Closes and frees the connection. */
+	void (*close)(struct mig_conn *c);
+	const char *peer; /* "127.0.0.1:40000", for messages */
+};
+
+/* Wraps a connected socket; the connection owns fd (closed by close()). */
+struct mig_conn *conn_from_fd(int fd, const char *peer);
+
+/* Connects over TCP to host:port (numeric or name) within timeout_ms. */
+struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms,
+				  struct mig_err **err);
+
+/* The socket behind a conn made by conn_from_fd/conn_tcp_connect, or -1 for other kinds. */
+int conn_fd(const struct mig_conn *c);
+
+#endif

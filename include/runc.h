@@ -1,0 +1,81 @@
+/* Calls to runc (and criu --version), each through proc.h with a timeout.
+ *
+ * The argv builders are separate from the calls so that tests can check exactly what runc
+ * is asked to do.  Failed checkpoints and restores quote CRIU's own log (dump.log,
+ * restore.log), since runc's stderr alone only says "criu failed". */
+#ifndef MIG_RUNC_H
+#define MIG_RUNC_H
+
+#include "err.h"
+
+/* runc's own default state root for root; needed to find leftover mounts below it. */
+#define RUNC_DEFAULT_ROOT "/run/runc"
+#define RUNC_MAX_ARGS 40
+
+struct runc_ctx {
+	const char *runc;  /* binary, "runc" by default */
+	const char *root;  /* --root, or NULL for runc's default */
+	int timeout_ms;    /* for checkpoint/restore; quick queries use a shorter one */
+};
+
+enum runc_status {
+	RUNC_ABSENT = 0, /* runc does not know the container */
+	RUNC_CREATED,
+	RUNC_RUNNING,
+	RUNC_PAUSED,
+	RUNC_STOPPED,
+	RUNC_UNKNOWN,
+};
+
+const char *runc_status_name(enum runc_status s);
+
+struct runc_ckpt {
+	const char *image_path;
+	const char *work_path;   /* NULL: CRIU writes dump.log into the image dir */
+	const char *parent_path; /* pre-copy: the previous dump, relative to image_path */
+	int pre_dump;
+	int leave_running;
+};
+
+struct runc_restore {
+	const char *bundle;
+	const char *image_path;
+	const char *work_path;
+	const char *console_socket; /* NULL unless the bundle's process.terminal is true */
+};
+
+/* Fill argv (at most RUNC_MAX_ARGS entries, NULL-terminated); strings are not copied. */
+void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+			  const char *argv[RUNC_MAX_ARGS]);
+void runc_restore_argv(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
+		       const char *argv[RUNC_MAX_ARGS]);
+
+/* "runc version 1.1.15" -> "1.1.15"; "Version: 4.1.1" -> "4.1.1" (malloc'ed, or NULL). */
+char *runc_parse_version(const char *out);
+
+int runc_version(const struct runc_ctx *rc, char **version, struct mig_err **err);
+int criu_version(char **version, struct mig_err **err);
+
+/* The container's status; RUNC_ABSENT (and 0) when runc says it does not exist. */
+int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st,
+	       struct mig_err **err);
+
+/* Parses `runc state` JSON output. */
+enum runc_status runc_parse_state(const char *json);
+
+/* runc checkpoint.  On failure the error quotes dump.log; *timed_out tells a hang apart. */
+int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+		    int *timed_out, struct mig_err **err);
+
+/* runc restore -d.  On failure the error quotes restore.log from the work dir. */
+int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
+		 struct mig_err **err);
+
+int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **err);
+
+/* Removes what a failed restore left of a container, safely: unmounts criu-root and other
+ * mounts below the container's state dir first (a runc state dir can hold a bind mount of
+ * the rootfs: ../shared/PLATFORM.md), then `runc delete -f`.  No-op when runc knows nothing. */
+int runc_remove_leftover(const struct runc_ctx *rc, const char *name, struct mig_err **err);
+
+#endif

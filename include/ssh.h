@@ -1,0 +1,34 @@
+/* The SSH session to the destination (libssh), and the control channel carried through it.
+ *
+ * The source opens one SSH connection before touching the container: it proves that
+ * authentication works, and it carries the control protocol to migrate-dst's loopback port
+ * in a direct-tcpip channel, so the control port never has to be open to the network. */
+#ifndef MIG_SSH_H
+#define MIG_SSH_H
+
+#include "conn.h"
+#include "err.h"
+
+struct ssh_opts {
+	const char *host;
+	int port;
+	const char *user;
+	const char *identity;    /* private key file, or NULL for the agent and ~/.ssh/id_* */
+	const char *known_hosts; /* NULL: ~/.ssh/known_hosts */
+	int timeout_s;
+};
+
+struct mig_ssh;
+
+/* Connects, verifies the host key against known_hosts (an unknown or changed key is an
+ * error telling how to add it: never accepted silently) and authenticates with a key. */
+struct mig_ssh *mig_ssh_connect(const struct ssh_opts *o, struct mig_err **err);
+
+/* Opens a direct-tcpip channel to host:port as seen from the destination. */
+struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
+				 struct mig_err **err);
+
+/* Closes the session; every conn from mig_ssh_forward must be closed first. */
+void mig_ssh_close(struct mig_ssh *s);
+
+#endif

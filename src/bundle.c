@@ -1,0 +1,323 @@
+#include "bundle.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+static char *read_file(const char *path, size_t max, struct mig_err **err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		mig_err_set(err, errno, "open %s", path);
+		return NULL;
+	}
+	char *buf = mig_xmalloc(max + 1);
+	size_t n = fread(buf, 1, max, f);
+	int bad = ferror(f) || !feof(f);
+	fclose(f);
+	if (bad) {
+		free(buf);
+		mig_err_set(err, 0, "read %s: error or larger than %zu bytes", path, max);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+int bundle_load(const char *base, const char *name, struct bundle_info *b, struct mig_err **err)
+{
+	memset(b, 0, sizeof(*b));
+	b->dir = mig_strdup_printf("%s/%s", base, name);
+	char *cfg_path = bundle_path(b, "config.json");
+	struct stat st;
+	if (stat(b->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		mig_err_set(err, 0, "no bundle directory %s", b->dir);
+		goto fail;
+	}
+	char *text = read_file(cfg_path, 4 << 20, err);
+	if (!text)
+		goto fail;
+	cJSON *cfg = cJSON_Parse(text);
+	free(text);
+	if (!cJSON_IsObject(cfg)) {
+		cJSON_Delete(cfg);
+		mig_err_set(err, 0, "%s is not a JSON object", cfg_path);
+		goto fail;
+	}
+	const cJSON *proc = cJSON_GetObjectItemCaseSensitive(cfg, "process");
+	b->terminal = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(proc, "terminal"));
+	const cJSON *root = cJSON_GetObjectItemCaseSensitive(cfg, "root");
+	const cJSON *path = cJSON_GetObjectItemCaseSensitive(root, "path");
+	b->root_path = mig_xstrdup(cJSON_IsString(path) ? path->valuestring : "rootfs");
+	cJSON_Delete(cfg);
+	b->rootfs = b->root_path[0] == '/' ? mig_xstrdup(b->root_path)
+					    : mig_strdup_printf("%s/%s", b->dir, b->root_path);
+	free(cfg_path);
+	return 0;
+fail:
+	free(cfg_path);
+	bundle_free(b);
+	return -1;
+}
+
+void bundle_free(struct bundle_info *b)
+{
+	free(b->dir);
+	free(b->root_path);
+	free(b->rootfs);
+	memset(b, 0, sizeof(*b));
+}
+
+char *bundle_path(const struct bundle_info *b, const char *sub)
+{
+	return mig_strdup_printf("%s/%s", b->dir, sub);
+}
+
+int fs_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+static long long tree_size_at(int dfd, dev_t dev)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	long long total = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+			continue;
+		if (S_ISREG(st.st_mode))
+			total += st.st_size;
+		else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				total += tree_size_at(sub, dev);
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+long long fs_tree_size(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return 0;
+	}
+	return tree_size_at(fd, st.st_dev);
+}
+
+/* Mount points from /proc/self/mountinfo that are dir itself or below it, deepest last.
+ * Mount paths there escape spaces etc. as \040; decode them. */
+static size_t mounts_below(const char *dir, char ***out)
+{
+	*out = NULL;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return 0;
+	size_t n = 0, dlen = strlen(dir);
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		char raw[PATH_MAX], mp[PATH_MAX];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", raw) != 1)
+			continue;
+		size_t j = 0;
+		for (size_t i = 0; raw[i] && j + 1 < sizeof(mp); i++) {
+			if (raw[i] == '\\' && raw[i + 1] && raw[i + 2] && raw[i + 3]) {
+				mp[j++] = (char)strtol((char[]){raw[i + 1], raw[i + 2], raw[i + 3], 0},
+						       NULL, 8);
+				i += 3;
+			} else {
+				mp[j++] = raw[i];
+			}
+		}
+		mp[j] = '\0';
+		if (strncmp(mp, dir, dlen) || (mp[dlen] != '\0' && mp[dlen] != '/'))
+			continue;
+		*out = realloc(*out, (n + 1) * sizeof(char *));
+		if (!*out)
+			abort();
+		(*out)[n++] = mig_xstrdup(mp);
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+static void free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+int fs_unmount_below(const char *dir, struct mig_err **err)
+{
+	char real[PATH_MAX];
+	if (!realpath(dir, real))
+		return errno == ENOENT ? 0 : mig_err_set(err, errno, "realpath %s", dir);
+	char **m;
+	size_t n = mounts_below(real, &m);
+	int rc = 0;
+	/* mountinfo lists parents before children: unmount in reverse. */
+	for (size_t i = n; i-- > 0;) {
+		if (umount2(m[i], UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT &&
+		    umount2(m[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+			rc = mig_err_set(err, errno, "umount %s", m[i]);
+			break;
+		}
+	}
+	free_list(m, n);
+	return rc;
+}
+
+static int remove_at(int dfd, const char *name, dev_t dev, const char *path,
+		     struct mig_err **err)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : mig_err_set(err, errno, "stat %s", path);
+	if (st.st_dev != dev)
+		return mig_err_set(err, 0, "refusing to remove %s: it is on another filesystem "
+				   "(a mount point?)", path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+			return mig_err_set(err, errno, "unlink %s", path);
+		return 0;
+	}
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return mig_err_set(err, errno, "open %s", path);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return mig_err_set(err, errno, "opendir %s", path);
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *sub = mig_strdup_printf("%s/%s", path, de->d_name);
+		rc = remove_at(dirfd(d), de->d_name, dev, sub, err);
+		free(sub);
+	}
+	closedir(d);
+	if (rc == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		rc = mig_err_set(err, errno, "rmdir %s", path);
+	return rc;
+}
+
+int fs_remove_tree(const char *dir, struct mig_err **err)
+{
+	char real[PATH_MAX];
+	if (!realpath(dir, real))
+		return errno == ENOENT ? 0 : mig_err_set(err, errno, "realpath %s", dir);
+	if (!strcmp(real, "/"))
+		return mig_err_set(err, 0, "refusing to remove /");
+	char **m;
+	size_t n = mounts_below(real, &m);
+	free_list(m, n);
+	if (n)
+		return mig_err_set(err, 0, "refusing to remove %s: %zu mount point%s below it",
+				   dir, n, n == 1 ? " is" : "s are");
+	char *slash = strrchr(real, '/');
+	char *parent = slash == real ? mig_xstrdup("/") : strndup(real, (size_t)(slash - real));
+	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(parent);
+	if (pfd < 0)
+		return mig_err_set(err, errno, "open parent of %s", dir);
+	struct stat st;
+	int rc;
+	if (fstatat(pfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = errno == ENOENT ? 0 : mig_err_set(err, errno, "stat %s", dir);
+	else
+		rc = remove_at(pfd, slash + 1, st.st_dev, real, err);
+	close(pfd);
+	return rc;
+}
+
+int fs_mkdir_p(const char *dir, unsigned mode, struct mig_err **err)
+{
+	char *p = mig_xstrdup(dir);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			mig_err_set(err, errno, "mkdir %s", p);
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int rc = 0;
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		rc = mig_err_set(err, errno, "mkdir %s", p);
+	free(p);
+	return rc;
+}
+
+char *fs_tail(const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size == 0) {
+		close(fd);
+		return NULL;
+	}
+	off_t off = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+	char *buf = mig_xmalloc(max + 1);
+	ssize_t n = pread(fd, buf, max, off);
+	close(fd);
+	if (n <= 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	char *start = buf;
+	if (off > 0 && (start = strchr(buf, '\n')))
+		start++; /* drop the partial first line */
+	else
+		start = buf;
+	size_t len = strlen(start);
+	while (len && (start[len - 1] == '\n' || start[len - 1] == ' '))
+		start[--len] = '\0';
+	char *res = mig_xmalloc(len * 3 + 1), *o = res;
+	for (char *c = start; *c; c++) {
+		if (*c == '\n') {
+			memcpy(o, " | ", 3);
+			o += 3;
+		} else {
+			*o++ = *c;
+		}
+	}
+	*o = '\0';
+	free(buf);
+	return res;
+}

@@ -1,0 +1,389 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const tech_names[] = {"cold", "pre-copy", "post-copy", "hybrid"};
+
+const char *technique_name(enum technique t)
+{
+	return (unsigned)t < 4 ? tech_names[t] : "unknown";
+}
+
+int technique_parse(const char *s, enum technique *t)
+{
+	static const struct {
+		const char *name;
+		enum technique t;
+	} names[] = {
+		{"cold", TECH_COLD},	      {"pre-copy", TECH_PRECOPY}, {"precopy", TECH_PRECOPY},
+		{"post-copy", TECH_POSTCOPY}, {"postcopy", TECH_POSTCOPY}, {"lazy", TECH_POSTCOPY},
+		{"hybrid", TECH_HYBRID},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcasecmp(s, names[i].name)) {
+			*t = names[i].t;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int cli_parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = {"true", "1", "yes", "y", "on"};
+	static const char *const no[] = {"false", "0", "no", "n", "off"};
+	for (size_t i = 0; i < 5; i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int cli_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 128)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || !strchr("_.-", c)))
+			return 0;
+	}
+	return 1;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || !*s || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+void cli_src_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: migrate-src [OPTIONS] CONTAINER [USER@]DEST [PRE [LAZY]]\n"
+		"Migrate the running runC container CONTAINER to the host DEST, where migrate-dst runs.\n"
+		"\n"
+		"PRE and LAZY are the original scripts' booleans (True/False, 1/0, yes/no):\n"
+		"  False False = cold, True False = pre-copy, False True = post-copy, True True = hybrid.\n"
+		"\n"
+		"Options:\n"
+		"  -t, --technique T      cold|pre-copy|post-copy|hybrid (default cold)\n"
+		"  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
+		"  -p, --port PORT        migrate-dst's control port (default %d)\n"
+		"      --direct           reach the control port over plain TCP, not through SSH\n"
+		"      --ssh-port PORT    SSH port of DEST (default 22)\n"
+		"      --ssh-user USER    SSH user on DEST (default root)\n"
+		"  -i, --identity FILE    SSH private key (default: agent and ~/.ssh/id_*)\n"
+		"      --known-hosts FILE known_hosts file for DEST's host key (default ~/.ssh/known_hosts)\n"
+		"      --runc PATH        runc binary (default runc)\n"
+		"      --runc-root DIR    runc state root (default: runc's own)\n"
+		"      --no-rootfs-sync   do not copy the bundle's rootfs (it is shared by both hosts)\n"
+		"      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
+		"      --json             print the report as one JSON line on stdout\n"
+		"  -v, --verbose          debug output;  -q, --quiet  errors only\n"
+		"  -h, --help             this help;     -V, --version  version\n"
+		"\n"
+		"Exit codes:\n"
+		"  0  migrated: the container runs on DEST and is gone from this host\n"
+		"  1  usage error\n"
+		"  2  refused before the container was touched (it still runs here)\n"
+		"  3  failed after the checkpoint; the container was restored and runs here again\n"
+		"  4  failed and the container runs nowhere: the message says where its image is\n"
+		"\n"
+		"Set CRIU_FAULT=130 in the environment on hosts where CRIU's dump hangs (no hardware\n"
+		"breakpoints, as in some VMs); see docs/troubleshooting.md.\n",
+		DEFAULT_BASE_DIR, DEFAULT_PORT, DEFAULT_TIMEOUT_S);
+}
+
+void cli_dst_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: migrate-dst [OPTIONS]\n"
+		"Receive runC containers migrated by migrate-src and restore them with runc.\n"
+		"\n"
+		"Options:\n"
+		"  -l, --listen ADDR      address to listen on (default 127.0.0.1: migrate-src\n"
+		"                         reaches it through its SSH connection)\n"
+		"  -p, --port PORT        control port (default %d; 0 picks a free one)\n"
+		"  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
+		"      --runc PATH        runc binary (default runc)\n"
+		"      --runc-root DIR    runc state root (default: runc's own)\n"
+		"      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
+		"      --once             exit after one migration (exit 0 if it succeeded)\n"
+		"      --json             print each migration's report as one JSON line\n"
+		"  -v, --verbose          debug output;  -q, --quiet  errors only\n"
+		"  -h, --help             this help;     -V, --version  version\n",
+		DEFAULT_PORT, DEFAULT_BASE_DIR, DEFAULT_TIMEOUT_S);
+}
+
+static void version(FILE *out, const char *prog)
+{
+	fprintf(out, "%s %s (git %s)\n", prog, MIG_VERSION, MIG_GIT_REV);
+}
+
+enum {
+	OPT_SSH_PORT = 256,
+	OPT_SSH_USER,
+	OPT_KNOWN_HOSTS,
+	OPT_RUNC,
+	OPT_RUNC_ROOT,
+	OPT_JSON,
+	OPT_DIRECT,
+	OPT_NO_ROOTFS_SYNC,
+	OPT_TIMEOUT,
+	OPT_ONCE,
+};
+
+/* Sets the technique from PRE and LAZY, and checks it against an explicit --technique. */
+static int positional_technique(struct src_opts *o, int have_t, const char *pre,
+				const char *lazy, struct mig_err **err)
+{
+	int p = 0, l = 0;
+	if (cli_parse_bool(pre, &p) < 0)
+		return mig_err_set(err, 0, "PRE must be True or False (or 1/0, yes/no), not '%s'",
+				   pre);
+	if (lazy && cli_parse_bool(lazy, &l) < 0)
+		return mig_err_set(err, 0, "LAZY must be True or False (or 1/0, yes/no), not '%s'",
+				   lazy);
+	enum technique t = p ? (l ? TECH_HYBRID : TECH_PRECOPY) : (l ? TECH_POSTCOPY : TECH_COLD);
+	if (have_t && t != o->technique)
+		return mig_err_set(err, 0, "PRE/LAZY select %s but --technique says %s",
+				   technique_name(t), technique_name(o->technique));
+	o->technique = t;
+	return 0;
+}
+
+static int src_dest(struct src_opts *o, const char *dest, int have_user, struct mig_err **err)
+{
+	snprintf(o->dest_buf, sizeof(o->dest_buf), "%s", dest);
+	char *at = strrchr(o->dest_buf, '@');
+	o->dest_host = o->dest_buf;
+	if (at) {
+		*at = '\0';
+		if (!have_user)
+			o->ssh_user = o->dest_buf;
+		o->dest_host = at + 1;
+	}
+	if (!*o->dest_host || strlen(dest) >= sizeof(o->dest_buf))
+		return mig_err_set(err, 0, "bad destination '%s'", dest);
+	if (!*o->ssh_user)
+		return mig_err_set(err, 0, "empty SSH user in '%s'", dest);
+	return 0;
+}
+
+int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct mig_err **err)
+{
+	static const struct option lopts[] = {
+		{"technique", required_argument, NULL, 't'},
+		{"base-dir", required_argument, NULL, 'b'},
+		{"port", required_argument, NULL, 'p'},
+		{"identity", required_argument, NULL, 'i'},
+		{"ssh-port", required_argument, NULL, OPT_SSH_PORT},
+		{"ssh-user", required_argument, NULL, OPT_SSH_USER},
+		{"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
+		{"runc", required_argument, NULL, OPT_RUNC},
+		{"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"direct", no_argument, NULL, OPT_DIRECT},
+		{"no-rootfs-sync", no_argument, NULL, OPT_NO_ROOTFS_SYNC},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	o->base_dir = DEFAULT_BASE_DIR;
+	o->port = DEFAULT_PORT;
+	o->ssh_port = 22;
+	o->ssh_user = "root";
+	o->runc = "runc";
+	o->timeout_s = DEFAULT_TIMEOUT_S;
+	int have_t = 0, have_user = 0, c;
+	optind = 0; /* GNU: re-initialise, so tests can parse several command lines */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:t:b:p:i:vqhV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (technique_parse(optarg, &o->technique) < 0)
+				return mig_err_set(err, 0,
+						   "unknown technique '%s' (cold, pre-copy, "
+						   "post-copy or hybrid)",
+						   optarg);
+			have_t = 1;
+			break;
+		case 'b':
+			o->base_dir = optarg;
+			break;
+		case 'p':
+			if (parse_int(optarg, 1, 65535, &o->port) < 0)
+				return mig_err_set(err, 0, "bad port '%s'", optarg);
+			break;
+		case 'i':
+			o->identity = optarg;
+			break;
+		case OPT_SSH_PORT:
+			if (parse_int(optarg, 1, 65535, &o->ssh_port) < 0)
+				return mig_err_set(err, 0, "bad SSH port '%s'", optarg);
+			break;
+		case OPT_SSH_USER:
+			o->ssh_user = optarg;
+			have_user = 1;
+			break;
+		case OPT_KNOWN_HOSTS:
+			o->known_hosts = optarg;
+			break;
+		case OPT_RUNC:
+			o->runc = optarg;
+			break;
+		case OPT_RUNC_ROOT:
+			o->runc_root = optarg;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case OPT_DIRECT:
+			o->direct = 1;
+			break;
+		case OPT_NO_ROOTFS_SYNC:
+			o->no_rootfs_sync = 1;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_int(optarg, 1, 86400, &o->timeout_s) < 0)
+				return mig_err_set(err, 0, "bad timeout '%s' (seconds, 1-86400)",
+						   optarg);
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'q':
+			o->verbose = -1;
+			break;
+		case 'h':
+			cli_src_usage(out);
+			return CLI_EXIT;
+		case 'V':
+			version(out, "migrate-src");
+			return CLI_EXIT;
+		case ':':
+			return mig_err_set(err, 0, "option '%s' needs an argument",
+					   argv[optind - 1]);
+		default:
+			return mig_err_set(err, 0, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	int npos = argc - optind;
+	if (npos < 2 || npos > 4)
+		return mig_err_set(err, 0, "expected CONTAINER DEST [PRE [LAZY]], got %d argument%s",
+				   npos, npos == 1 ? "" : "s");
+	o->container = argv[optind];
+	if (!cli_valid_name(o->container))
+		return mig_err_set(err, 0,
+				   "bad container name '%s' (1-128 of A-Z a-z 0-9 _ . -, starting "
+				   "with a letter or digit)",
+				   o->container);
+	if (src_dest(o, argv[optind + 1], have_user, err) < 0)
+		return -1;
+	if (npos >= 3 && positional_technique(o, have_t, argv[optind + 2],
+					      npos == 4 ? argv[optind + 3] : NULL, err) < 0)
+		return -1;
+	return CLI_OK;
+}
+
+int cli_parse_dst(int argc, char **argv, struct dst_opts *o, FILE *out, struct mig_err **err)
+{
+	static const struct option lopts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"port", required_argument, NULL, 'p'},
+		{"base-dir", required_argument, NULL, 'b'},
+		{"runc", required_argument, NULL, OPT_RUNC},
+		{"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"once", no_argument, NULL, OPT_ONCE},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	o->listen_addr = "127.0.0.1";
+	o->port = DEFAULT_PORT;
+	o->base_dir = DEFAULT_BASE_DIR;
+	o->runc = "runc";
+	o->timeout_s = DEFAULT_TIMEOUT_S;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:l:p:b:vqhV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->listen_addr = optarg;
+			break;
+		case 'p':
+			if (parse_int(optarg, 0, 65535, &o->port) < 0)
+				return mig_err_set(err, 0, "bad port '%s'", optarg);
+			break;
+		case 'b':
+			o->base_dir = optarg;
+			break;
+		case OPT_RUNC:
+			o->runc = optarg;
+			break;
+		case OPT_RUNC_ROOT:
+			o->runc_root = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_int(optarg, 1, 86400, &o->timeout_s) < 0)
+				return mig_err_set(err, 0, "bad timeout '%s' (seconds, 1-86400)",
+						   optarg);
+			break;
+		case OPT_ONCE:
+			o->once = 1;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'q':
+			o->verbose = -1;
+			break;
+		case 'h':
+			cli_dst_usage(out);
+			return CLI_EXIT;
+		case 'V':
+			version(out, "migrate-dst");
+			return CLI_EXIT;
+		case ':':
+			return mig_err_set(err, 0, "option '%s' needs an argument",
+					   argv[optind - 1]);
+		default:
+			return mig_err_set(err, 0, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return mig_err_set(err, 0, "unexpected argument '%s'", argv[optind]);
+	return CLI_OK;
+}

@@ -1,0 +1,173 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+struct fd_conn {
+	struct mig_conn base;
+	int fd;
+	char peer[96];
+};
+
+/* Waits for fd to become readable/writable before the deadline; -1 deadline waits forever. */
+static int wait_fd(int fd, short events, long long deadline, struct mig_err **err)
+{
+	for (;;) {
+		int left = -1;
+		if (deadline >= 0) {
+			long long now = proc_now_ms();
+			if (now >= deadline)
+				return mig_err_set(err, 0, "timed out");
+			left = (int)(deadline - now);
+		}
+		struct pollfd pfd = {.fd = fd, .events = events};
+		int r = poll(&pfd, 1, left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return mig_err_set(err, errno, "poll");
+	}
+}
+
+static int fd_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
+			struct mig_err **err)
+{
+	struct fd_conn *fc = (struct fd_conn *)c;
+	long long deadline = timeout_ms > 0 ? proc_now_ms() + timeout_ms : -1;
+	size_t got = 0;
+	while (got < n) {
+		if (wait_fd(fc->fd, POLLIN, deadline, err) < 0)
+			return mig_err_wrap(err, "read from %s", c->peer);
+		ssize_t r = recv(fc->fd, (char *)buf + got, n - got, 0);
+		if (r == 0)
+			return mig_err_set(err, 0, "read from %s: connection closed", c->peer);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (errno == ECONNRESET)
+				return mig_err_set(err, 0, "read from %s: connection closed (reset)",
+						   c->peer);
+			return mig_err_set(err, errno, "read from %s", c->peer);
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int fd_write_full(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err)
+{
+	struct fd_conn *fc = (struct fd_conn *)c;
+	size_t done = 0;
+	while (done < n) {
+		/* MSG_NOSIGNAL: a vanished peer is an error to report, not a SIGPIPE. */
+		ssize_t r = send(fc->fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return mig_err_set(err, errno, "write to %s", c->peer);
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static void fd_close(struct mig_conn *c)
+{
+	struct fd_conn *fc = (struct fd_conn *)c;
+	if (!fc)
+		return;
+	close(fc->fd);
+	free(fc);
+}
+
+struct mig_conn *conn_from_fd(int fd, const char *peer)
+{
+	struct fd_conn *fc = mig_xcalloc(1, sizeof(*fc));
+	fc->fd = fd;
+	snprintf(fc->peer, sizeof(fc->peer), "%s", peer ? peer : "peer");
+	fc->base.read_full = fd_read_full;
+	fc->base.write_full = fd_write_full;
+	fc->base.close = fd_close;
+	fc->base.peer = fc->peer;
+	return &fc->base;
+}
+
+int conn_fd(const struct mig_conn *c)
+{
+	if (!c || c->close != fd_close)
+		return -1;
+	return ((const struct fd_conn *)c)->fd;
+}
+
+static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms,
+			   struct mig_err **err)
+{
+	/* A non-blocking connect bounded by poll: an unreachable host must not hang for the
+	 * kernel's own SYN retry time (minutes). */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return mig_err_set(err, errno, "fcntl");
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS)
+		return mig_err_set(err, errno, "connect");
+	long long deadline = timeout_ms > 0 ? proc_now_ms() + timeout_ms : -1;
+	if (wait_fd(fd, POLLOUT, deadline, err) < 0)
+		return mig_err_wrap(err, "connect");
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+		return mig_err_set(err, errno, "getsockopt");
+	if (soerr)
+		return mig_err_set(err, soerr, "connect");
+	if (fcntl(fd, F_SETFL, fl) < 0)
+		return mig_err_set(err, errno, "fcntl");
+	return 0;
+}
+
+struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms,
+				  struct mig_err **err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+	struct addrinfo *res = NULL;
+	char portstr[16];
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	int rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		mig_err_set(err, 0, "resolve %s: %s", host, gai_strerror(rc));
+		return NULL;
+	}
+	struct mig_err *last = NULL;
+	struct mig_conn *c = NULL;
+	for (struct addrinfo *ai = res; ai && !c; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			mig_err_free(&last);
+			mig_err_set(&last, errno, "socket");
+			continue;
+		}
+		mig_err_free(&last);
+		if (connect_timeout(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms, &last) < 0) {
+			close(fd);
+			continue;
+		}
+		char peer[96];
+		snprintf(peer, sizeof(peer), "%s:%d", host, port);
+		c = conn_from_fd(fd, peer);
+	}
+	freeaddrinfo(res);
+	if (!c) {
+		*err = last;
+		mig_err_wrap(err, "%s:%d", host, port);
+		return NULL;
+	}
+	mig_err_free(&last);
+	return c;
+}

@@ -1,0 +1,426 @@
+#include "dst.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "log.h"
+#include "proc.h"
+#include "proto.h"
+#include "restore.h"
+
+/* A peer that starts a message must finish it within this time (a slow sender is dropped);
+ * between messages it may be silent for as long as a migration step can take. */
+#define FRAME_TIMEOUT_MS 10000
+#define MAX_HANDLERS 16
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+int dst_ctx_init(struct dst_ctx *d, const struct dst_opts *o, struct mig_err **err)
+{
+	memset(d, 0, sizeof(*d));
+	d->o = o;
+	d->runc.runc = o->runc;
+	d->runc.root = o->runc_root;
+	d->runc.timeout_ms = o->timeout_s * 1000;
+	char real[PATH_MAX];
+	if (!realpath(o->base_dir, real))
+		return mig_err_set(err, errno, "base dir %s", o->base_dir);
+	d->base_dir = mig_xstrdup(real);
+	struct mig_err *e = NULL;
+	if (runc_version(&d->runc, &d->runc_version, &e) < 0) {
+		log_warn("%s", mig_err_msg(e));
+		mig_err_free(&e);
+	}
+	if (criu_version(&d->criu_version, &e) < 0) {
+		log_warn("%s", mig_err_msg(e));
+		mig_err_free(&e);
+	}
+	return 0;
+}
+
+void dst_ctx_free(struct dst_ctx *d)
+{
+	free(d->base_dir);
+	free(d->runc_version);
+	free(d->criu_version);
+}
+
+static cJSON *reply_err(struct mig_err **e)
+{
+	cJSON *r = proto_reply(mig_err_msg(*e));
+	mig_err_free(e);
+	return r;
+}
+
+static void add_str_or_null(cJSON *o, const char *key, const char *val)
+{
+	if (val)
+		cJSON_AddStringToObject(o, key, val);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *do_hello(struct dst_ctx *d)
+{
+	cJSON *r = proto_reply(NULL);
+	cJSON_AddNumberToObject(r, "v", PROTO_VERSION);
+	cJSON_AddStringToObject(r, "base_dir", d->base_dir);
+	add_str_or_null(r, "runc_version", d->runc_version);
+	add_str_or_null(r, "criu_version", d->criu_version);
+	cJSON_AddStringToObject(r, "version", MIG_VERSION);
+	return r;
+}
+
+/* The container name of a request, validated: it becomes a path component and runc's id. */
+static const char *req_name(const cJSON *req, struct mig_err **err)
+{
+	const char *name = proto_get_str(req, "name", 1, err);
+	if (name && !cli_valid_name(name)) {
+		mig_err_set(err, 0, "bad container name (1-128 of A-Z a-z 0-9 _ . -)");
+		return NULL;
+	}
+	return name;
+}
+
+/* The bundle exists here and runc knows no container of that name. */
+static int check_target(struct dst_ctx *d, const char *name, struct bundle_info *b,
+			struct mig_err **err)
+{
+	if (bundle_load(d->base_dir, name, b, err) < 0)
+		return mig_err_wrap(err, "destination");
+	enum runc_status st;
+	if (runc_state(&d->runc, name, &st, err) < 0) {
+		bundle_free(b);
+		return mig_err_wrap(err, "destination");
+	}
+	if (st != RUNC_ABSENT) {
+		bundle_free(b);
+		return mig_err_set(err, 0,
+				   "a container named %s already exists on the destination (%s); "
+				   "remove it there first: runc%s%s delete -f %s",
+				   name, runc_status_name(st), d->runc.root ? " --root " : "",
+				   d->runc.root ? d->runc.root : "", name);
+	}
+	return 0;
+}
+
+static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
+{
+	struct mig_err *e = NULL;
+	struct bundle_info b;
+	const char *name = req_name(req, &e);
+	if (!name || check_target(d, name, &b, &e) < 0)
+		return reply_err(&e);
+	const char *tech = proto_get_str(req, "technique", 0, NULL);
+	report_init(&s->report, "destination", name, tech ? tech : "cold");
+	int r = restore_clear_dir(&b, "image", &e);
+	if (r == 0)
+		r = restore_clear_dir(&b, "work", &e);
+	cJSON *rep = r < 0 ? reply_err(&e) : proto_reply(NULL);
+	if (r == 0) {
+		cJSON_AddStringToObject(rep, "bundle", b.dir);
+		cJSON_AddBoolToObject(rep, "terminal", b.terminal);
+	}
+	bundle_free(&b);
+	return rep;
+}
+
+static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
+{
+	struct mig_err *e = NULL;
+	struct bundle_info b;
+	const char *name = req_name(req, &e);
+	if (!name)
+		return reply_err(&e);
+	const char *tech = proto_get_str(req, "technique", 0, NULL);
+	if (tech && strcmp(tech, "cold")) {
+		cJSON *rep = proto_reply("technique not implemented yet on this destination");
+		return rep;
+	}
+	if (strcmp(s->report.container, name))
+		report_init(&s->report, "destination", name, "cold");
+	s->restore_tried = 1;
+	if (check_target(d, name, &b, &e) < 0) {
+		report_fail(&s->report, 1, mig_err_msg(e));
+		return reply_err(&e);
+	}
+	long long t0 = proc_now_ms();
+	char *image = bundle_path(&b, "image");
+	char *work = bundle_path(&b, "work");
+	int r = restore_container(&d->runc, name, &b, image, work, &e);
+	free(work);
+	s->report.restore_ms = proc_now_ms() - t0;
+	bundle_free(&b);
+	if (r < 0) {
+		mig_err_wrap(&e, "restore of %s on the destination", name);
+		report_fail(&s->report, 1, mig_err_msg(e));
+		free(image);
+		return reply_err(&e);
+	}
+	s->report.ok = 1;
+	cJSON *rep = proto_reply(NULL);
+	cJSON_AddNumberToObject(rep, "restore_ms", (double)s->report.restore_ms);
+	s->report.dump_bytes = fs_tree_size(image);
+	free(image);
+	return rep;
+}
+
+cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
+{
+	const char *type = proto_get_str(req, "type", 0, NULL);
+	if (!type)
+		return proto_reply("field 'type' missing or not a string");
+	if (!strcmp(type, "hello"))
+		return do_hello(d);
+	if (!strcmp(type, "check"))
+		return do_check(d, s, req);
+	if (!strcmp(type, "restore"))
+		return do_restore(d, s, req);
+	char msg[128];
+	snprintf(msg, sizeof(msg), "unknown request type '%.40s'", type);
+	return proto_reply(msg);
+}
+
+static void print_report(struct dst_ctx *d, struct dst_session *s)
+{
+	s->report.total_ms = proc_now_ms() - s->start_ms;
+	s->report.exit_code = s->report.ok ? 0 : 1;
+	if (d->o->json) {
+		char *j = report_json(&s->report);
+		printf("%s\n", j);
+		fflush(stdout);
+		free(j);
+	} else if (d->o->verbose >= 0) {
+		report_print_table(&s->report, stdout);
+	}
+}
+
+/* Reads one frame: the first byte may take as long as a migration step; the rest of the
+ * frame must follow quickly. */
+static cJSON *recv_request(struct dst_ctx *d, struct mig_conn *c, struct mig_err **err)
+{
+	uint8_t hdr[4];
+	uint32_t n;
+	if (c->read_full(c, hdr, 1, d->o->timeout_s * 2000, err) < 0 ||
+	    c->read_full(c, hdr + 1, 3, FRAME_TIMEOUT_MS, err) < 0 ||
+	    proto_frame_len(hdr, &n, err) < 0)
+		return NULL;
+	uint8_t *payload = mig_xmalloc(n);
+	cJSON *req = NULL;
+	if (c->read_full(c, payload, n, FRAME_TIMEOUT_MS, err) == 0)
+		req = proto_decode(payload, n, err);
+	free(payload);
+	return req;
+}
+
+int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
+{
+	struct dst_session s;
+	memset(&s, 0, sizeof(s));
+	s.start_ms = proc_now_ms();
+	report_init(&s.report, "destination", "", "cold");
+	while (!stop_requested) {
+		struct mig_err *e = NULL;
+		cJSON *req = recv_request(d, c, &e);
+		if (!req) {
+			int closed = e && strstr(mig_err_msg(e), "connection closed");
+			if (!closed) {
+				/* Say what was wrong before hanging up: the peer may be a person
+				 * with nc, or a buggy client that deserves a reason. */
+				log_warn("%s: %s", c->peer, mig_err_msg(e));
+				cJSON *rep = proto_reply(mig_err_msg(e));
+				struct mig_err *e2 = NULL;
+				proto_send(c, rep, &e2);
+				mig_err_free(&e2);
+				cJSON_Delete(rep);
+			}
+			mig_err_free(&e);
+			break;
+		}
+		const char *type = proto_get_str(req, "type", 0, NULL);
+		log_debug("%s: request %s", c->peer, type ? type : "?");
+		cJSON *rep = dst_handle_request(d, &s, req);
+		int is_restore = type && !strcmp(type, "restore");
+		cJSON_Delete(req);
+		if (proto_send(c, rep, &e) < 0) {
+			log_warn("%s", mig_err_msg(e));
+			mig_err_free(&e);
+		}
+		cJSON_Delete(rep);
+		if (is_restore && s.restore_tried)
+			break;
+	}
+	if (!s.restore_tried)
+		return DST_NO_MIGRATION;
+	print_report(d, &s);
+	return s.report.ok ? DST_MIGRATED : DST_FAILED;
+}
+
+static int listen_on(const char *addr, int port, char *shown, size_t shown_len,
+		     struct mig_err **err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	char ps[16];
+	snprintf(ps, sizeof(ps), "%d", port);
+	int rc = getaddrinfo(addr, ps, &hints, &res);
+	if (rc)
+		return mig_err_set(err, 0, "listen address %s: %s", addr, gai_strerror(rc));
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+		freeaddrinfo(res);
+		if (fd >= 0)
+			close(fd);
+		return mig_err_set(err, e, "listen on %s:%d", addr, port);
+	}
+	freeaddrinfo(res);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
+			    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(shown, shown_len, "%s:%s", host, serv);
+	return fd;
+}
+
+static void peer_name(const struct sockaddr_storage *ss, socklen_t sl, char *buf, size_t len)
+{
+	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
+	getnameinfo((const struct sockaddr *)ss, sl, host, sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(buf, len, "%s:%s", host, serv);
+}
+
+/* Runs in the forked handler. */
+static void __attribute__((noreturn)) serve_child(struct dst_ctx *d, int lfd, int cfd,
+						  const char *peer)
+{
+	close(lfd);
+	signal(SIGTERM, on_stop);
+	struct mig_conn *c = conn_from_fd(cfd, peer);
+	int r = dst_handle_conn(d, c);
+	c->close(c);
+	fflush(NULL);
+	_exit(r);
+}
+
+struct handlers {
+	pid_t pids[MAX_HANDLERS];
+	size_t n;
+};
+
+/* Reaps finished handlers; returns the result of a migration among them, or -1. */
+static int reap(struct handlers *h)
+{
+	int result = -1, status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < h->n; i++) {
+			if (h->pids[i] == pid) {
+				h->pids[i] = h->pids[--h->n];
+				break;
+			}
+		}
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : DST_FAILED;
+		if (code == DST_MIGRATED || code == DST_FAILED)
+			result = code;
+	}
+	return result;
+}
+
+static void refuse_busy(int cfd)
+{
+	struct mig_conn *c = conn_from_fd(cfd, "peer");
+	cJSON *rep = proto_reply("migrate-dst is busy (too many connections); try again");
+	struct mig_err *e = NULL;
+	proto_send(c, rep, &e);
+	mig_err_free(&e);
+	cJSON_Delete(rep);
+	c->close(c);
+}
+
+static void stop_handlers(struct handlers *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		kill(h->pids[i], SIGTERM);
+	long long deadline = proc_now_ms() + 5000;
+	while (h->n && proc_now_ms() < deadline) {
+		reap(h);
+		usleep(20000);
+	}
+}
+
+int dst_serve(struct dst_ctx *d)
+{
+	struct mig_err *e = NULL;
+	char shown[128];
+	int lfd = listen_on(d->o->listen_addr, d->o->port, shown, sizeof(shown), &e);
+	if (lfd < 0) {
+		log_error("%s", mig_err_msg(e));
+		mig_err_free(&e);
+		return EXIT_REFUSED;
+	}
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("listening on %s (base dir %s, runc %s, criu %s)", shown, d->base_dir,
+		 d->runc_version ? d->runc_version : "?", d->criu_version ? d->criu_version : "?");
+	struct handlers h = {.n = 0};
+	int exit_code = 0;
+	while (!stop_requested) {
+		int res = reap(&h);
+		if (d->o->once && res >= 0) {
+			exit_code = res == DST_MIGRATED ? 0 : 1;
+			break;
+		}
+		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int cfd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		char peer[128];
+		peer_name(&ss, sl, peer, sizeof(peer));
+		if (h.n >= MAX_HANDLERS) {
+			log_warn("%s: refused, %d connections already", peer, MAX_HANDLERS);
+			refuse_busy(cfd);
+			continue;
+		}
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid == 0)
+			serve_child(d, lfd, cfd, peer);
+		if (pid < 0)
+			log_error("fork: %s", strerror(errno));
+		else
+			h.pids[h.n++] = pid;
+		close(cfd);
+	}
+	close(lfd);
+	stop_handlers(&h);
+	return exit_code;
+}

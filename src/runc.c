@@ -1,0 +1,241 @@
+#include "runc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "bundle.h"
+#include "log.h"
+#include "proc.h"
+
+/* Queries (state, version, resume) answer in milliseconds; a stuck one is a stuck runc. */
+#define RUNC_QUERY_TIMEOUT_MS 30000
+
+const char *runc_status_name(enum runc_status s)
+{
+	static const char *const names[] = {"absent", "created", "running",
+					    "paused", "stopped", "unknown"};
+	return (unsigned)s <= RUNC_UNKNOWN ? names[s] : "unknown";
+}
+
+static size_t runc_base_argv(const struct runc_ctx *rc, const char *argv[RUNC_MAX_ARGS])
+{
+	size_t n = 0;
+	argv[n++] = rc->runc ? rc->runc : "runc";
+	if (rc->root) {
+		argv[n++] = "--root";
+		argv[n++] = rc->root;
+	}
+	return n;
+}
+
+void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+			  const char *argv[RUNC_MAX_ARGS])
+{
+	size_t n = runc_base_argv(rc, argv);
+	argv[n++] = "checkpoint";
+	if (c->pre_dump)
+		argv[n++] = "--pre-dump";
+	if (c->leave_running)
+		argv[n++] = "--leave-running";
+	argv[n++] = "--image-path";
+	argv[n++] = c->image_path;
+	if (c->work_path) {
+		argv[n++] = "--work-path";
+		argv[n++] = c->work_path;
+	}
+	if (c->parent_path) {
+		argv[n++] = "--parent-path";
+		argv[n++] = c->parent_path;
+	}
+	argv[n++] = name;
+	argv[n] = NULL;
+}
+
+void runc_restore_argv(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
+		       const char *argv[RUNC_MAX_ARGS])
+{
+	size_t n = runc_base_argv(rc, argv);
+	argv[n++] = "restore";
+	argv[n++] = "-d";
+	argv[n++] = "--image-path";
+	argv[n++] = r->image_path;
+	argv[n++] = "--work-path";
+	argv[n++] = r->work_path;
+	argv[n++] = "--bundle";
+	argv[n++] = r->bundle;
+	if (r->console_socket) {
+		argv[n++] = "--console-socket";
+		argv[n++] = r->console_socket;
+	}
+	argv[n++] = name;
+	argv[n] = NULL;
+}
+
+char *runc_parse_version(const char *out)
+{
+	static const char *const keys[] = {"runc version ", "Version: "};
+	for (size_t i = 0; i < 2; i++) {
+		const char *p = strstr(out, keys[i]);
+		if (!p)
+			continue;
+		p += strlen(keys[i]);
+		size_t n = strcspn(p, " \t\r\n");
+		if (n)
+			return strndup(p, n);
+	}
+	return NULL;
+}
+
+static int version_of(const char *const argv[], char **version, struct mig_err **err)
+{
+	struct proc_opts po = {.timeout_ms = RUNC_QUERY_TIMEOUT_MS};
+	struct proc_result res;
+	*version = NULL;
+	if (proc_run_ok(argv, &po, &res, err) < 0) {
+		proc_result_free(&res);
+		return -1;
+	}
+	*version = runc_parse_version(res.out);
+	proc_result_free(&res);
+	if (!*version)
+		return mig_err_set(err, 0, "%s --version: unrecognised output", argv[0]);
+	return 0;
+}
+
+int runc_version(const struct runc_ctx *rc, char **version, struct mig_err **err)
+{
+	const char *argv[] = {rc->runc ? rc->runc : "runc", "--version", NULL};
+	return version_of(argv, version, err);
+}
+
+int criu_version(char **version, struct mig_err **err)
+{
+	const char *argv[] = {"criu", "--version", NULL};
+	return version_of(argv, version, err);
+}
+
+enum runc_status runc_parse_state(const char *json)
+{
+	static const struct {
+		const char *name;
+		enum runc_status st;
+	} map[] = {{"created", RUNC_CREATED},
+		   {"running", RUNC_RUNNING},
+		   {"paused", RUNC_PAUSED},
+		   {"stopped", RUNC_STOPPED}};
+	cJSON *o = cJSON_Parse(json);
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "status");
+	enum runc_status st = RUNC_UNKNOWN;
+	for (size_t i = 0; cJSON_IsString(s) && i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(s->valuestring, map[i].name))
+			st = map[i].st;
+	cJSON_Delete(o);
+	return st;
+}
+
+int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st,
+	       struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	size_t n = runc_base_argv(rc, argv);
+	argv[n++] = "state";
+	argv[n++] = name;
+	argv[n] = NULL;
+	struct proc_opts po = {.timeout_ms = RUNC_QUERY_TIMEOUT_MS};
+	struct proc_result res;
+	if (proc_run(argv, &po, &res, err) < 0)
+		return -1;
+	int rc_ = 0;
+	if (res.exited && res.exit_code == 0)
+		*st = runc_parse_state(res.out);
+	else if (res.exited && strstr(res.err_tail, "does not exist"))
+		*st = RUNC_ABSENT;
+	else
+		rc_ = proc_result_err(argv, &res, err);
+	proc_result_free(&res);
+	return rc_;
+}
+
+/* Adds the CRIU log lines that say what went wrong to err. */
+static void add_criu_log(struct mig_err **err, const char *dir, const char *log)
+{
+	if (!dir || !err || !*err)
+		return;
+	char *path = mig_strdup_printf("%s/%s", dir, log);
+	char *tail = fs_tail(path, 600);
+	if (tail) {
+		char *msg = mig_strdup_printf("%s; CRIU log %s ends: %s", (*err)->msg, path, tail);
+		free((*err)->msg);
+		(*err)->msg = msg;
+	}
+	free(tail);
+	free(path);
+}
+
+int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+		    int *timed_out, struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	runc_checkpoint_argv(rc, name, c, argv);
+	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1};
+	struct proc_result res;
+	int r = proc_run_ok(argv, &po, &res, err);
+	*timed_out = res.timed_out;
+	if (r < 0)
+		add_criu_log(err, c->work_path ? c->work_path : c->image_path,
+			     c->pre_dump ? "pre-dump.log" : "dump.log");
+	proc_result_free(&res);
+	return r;
+}
+
+int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
+		 struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	runc_restore_argv(rc, name, r, argv);
+	/* stdout to /dev/null: a restored container whose stdio were pipes inherits runc's. */
+	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1};
+	struct proc_result res;
+	int rv = proc_run_ok(argv, &po, &res, err);
+	if (rv < 0)
+		add_criu_log(err, r->work_path, "restore.log");
+	proc_result_free(&res);
+	return rv;
+}
+
+static int runc_simple(const struct runc_ctx *rc, const char *const extra[], struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	size_t n = runc_base_argv(rc, argv);
+	for (size_t i = 0; extra[i] && n < RUNC_MAX_ARGS - 1; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	struct proc_opts po = {.timeout_ms = RUNC_QUERY_TIMEOUT_MS, .stdout_null = 1};
+	struct proc_result res;
+	int r = proc_run_ok(argv, &po, &res, err);
+	proc_result_free(&res);
+	return r;
+}
+
+int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+{
+	const char *extra[] = {"resume", name, NULL};
+	return runc_simple(rc, extra, err);
+}
+
+int runc_remove_leftover(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+{
+	enum runc_status st;
+	if (runc_state(rc, name, &st, err) < 0)
+		return -1;
+	char *state_dir = mig_strdup_printf("%s/%s", rc->root ? rc->root : RUNC_DEFAULT_ROOT, name);
+	int r = fs_unmount_below(state_dir, err);
+	free(state_dir);
+	if (r < 0 || st == RUNC_ABSENT)
+		return r;
+	log_debug("removing leftover container %s (%s)", name, runc_status_name(st));
+	const char *extra[] = {"delete", "-f", name, NULL};
+	return runc_simple(rc, extra, err);
+}

@@ -1,0 +1,198 @@
+#include "ssh.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/libssh.h>
+
+#include "proc.h"
+
+struct mig_ssh {
+	ssh_session session;
+	char target[300];
+};
+
+struct ssh_chan_conn {
+	struct mig_conn base;
+	ssh_channel chan;
+	char peer[700];
+};
+
+static int ssh_fail(struct mig_ssh *s, struct mig_err **err, const char *what)
+{
+	return mig_err_set(err, 0, "ssh %s: %s: %s", s->target, what, ssh_get_error(s->session));
+}
+
+static int verify_host(struct mig_ssh *s, const struct ssh_opts *o, struct mig_err **err)
+{
+	const char *kh = o->known_hosts ? o->known_hosts : "~/.ssh/known_hosts";
+	char hint[600];
+	snprintf(hint, sizeof(hint), "if the key is right, add it with: ssh-keyscan -p %d %s >> %s",
+		 o->port, o->host, kh);
+	switch (ssh_session_is_known_server(s->session)) {
+	case SSH_KNOWN_HOSTS_OK:
+		return 0;
+	case SSH_KNOWN_HOSTS_CHANGED:
+		return mig_err_set(err, 0,
+				   "ssh %s: the host key CHANGED since it was recorded in %s; "
+				   "refusing to connect (someone may be intercepting)",
+				   s->target, kh);
+	case SSH_KNOWN_HOSTS_OTHER:
+		return mig_err_set(err, 0,
+				   "ssh %s: the host offers a key of another type than the one "
+				   "recorded in %s; refusing to connect",
+				   s->target, kh);
+	case SSH_KNOWN_HOSTS_UNKNOWN:
+	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		return mig_err_set(err, 0, "ssh %s: host key not known (no entry in %s); %s",
+				   s->target, kh, hint);
+	default:
+		return ssh_fail(s, err, "checking the host key");
+	}
+}
+
+static int authenticate(struct mig_ssh *s, const struct ssh_opts *o, struct mig_err **err)
+{
+	int rc;
+	if (o->identity) {
+		ssh_key key = NULL;
+		if (ssh_pki_import_privkey_file(o->identity, NULL, NULL, NULL, &key) != SSH_OK)
+			return mig_err_set(err, 0,
+					   "ssh %s: cannot read private key %s (missing, or "
+					   "protected by a passphrase: use ssh-agent instead)",
+					   s->target, o->identity);
+		rc = ssh_userauth_publickey(s->session, NULL, key);
+		ssh_key_free(key);
+	} else {
+		rc = ssh_userauth_publickey_auto(s->session, NULL, NULL);
+	}
+	if (rc == SSH_AUTH_SUCCESS)
+		return 0;
+	if (rc == SSH_AUTH_ERROR)
+		return ssh_fail(s, err, "authentication");
+	return mig_err_set(err, 0,
+			   "ssh %s: public key authentication refused (is the key in %s's "
+			   "authorized_keys on the destination?)",
+			   s->target, o->user);
+}
+
+struct mig_ssh *mig_ssh_connect(const struct ssh_opts *o, struct mig_err **err)
+{
+	struct mig_ssh *s = mig_xcalloc(1, sizeof(*s));
+	snprintf(s->target, sizeof(s->target), "%s@%s:%d", o->user, o->host, o->port);
+	s->session = ssh_new();
+	if (!s->session) {
+		free(s);
+		mig_err_set(err, 0, "ssh: cannot create a session");
+		return NULL;
+	}
+	long timeout = o->timeout_s > 0 ? o->timeout_s : 30;
+	unsigned port = (unsigned)o->port;
+	int ok = ssh_options_set(s->session, SSH_OPTIONS_HOST, o->host) == 0 &&
+		 ssh_options_set(s->session, SSH_OPTIONS_PORT, &port) == 0 &&
+		 ssh_options_set(s->session, SSH_OPTIONS_USER, o->user) == 0 &&
+		 ssh_options_set(s->session, SSH_OPTIONS_TIMEOUT, &timeout) == 0 &&
+		 (!o->known_hosts ||
+		  ssh_options_set(s->session, SSH_OPTIONS_KNOWNHOSTS, o->known_hosts) == 0);
+	if (!ok) {
+		ssh_fail(s, err, "setting options");
+		goto fail;
+	}
+	if (ssh_connect(s->session) != SSH_OK) {
+		ssh_fail(s, err, "connect");
+		goto fail;
+	}
+	if (verify_host(s, o, err) < 0 || authenticate(s, o, err) < 0)
+		goto fail;
+	return s;
+fail:
+	mig_ssh_close(s);
+	return NULL;
+}
+
+static int chan_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
+			  struct mig_err **err)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	long long deadline = timeout_ms > 0 ? proc_now_ms() + timeout_ms : -1;
+	size_t got = 0;
+	while (got < n) {
+		int slice = 1000;
+		if (deadline >= 0) {
+			long long left = deadline - proc_now_ms();
+			if (left <= 0)
+				return mig_err_set(err, 0, "read from %s: timed out", c->peer);
+			slice = left < slice ? (int)left : slice;
+		}
+		int r = ssh_channel_read_timeout(sc->chan, (char *)buf + got, (uint32_t)(n - got), 0,
+						 slice);
+		if (r == SSH_ERROR)
+			return mig_err_set(err, 0, "read from %s: ssh channel error", c->peer);
+		if (r == 0 && (ssh_channel_is_eof(sc->chan) || ssh_channel_is_closed(sc->chan)))
+			return mig_err_set(err, 0, "read from %s: connection closed", c->peer);
+		got += (size_t)(r > 0 ? r : 0);
+	}
+	return 0;
+}
+
+static int chan_write_full(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	size_t done = 0;
+	while (done < n) {
+		int r = ssh_channel_write(sc->chan, (const char *)buf + done, (uint32_t)(n - done));
+		if (r == SSH_ERROR || r < 0)
+			return mig_err_set(err, 0, "write to %s: ssh channel error", c->peer);
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static void chan_close(struct mig_conn *c)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	if (!sc)
+		return;
+	ssh_channel_send_eof(sc->chan);
+	ssh_channel_close(sc->chan);
+	ssh_channel_free(sc->chan);
+	free(sc);
+}
+
+struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
+				 struct mig_err **err)
+{
+	ssh_channel chan = ssh_channel_new(s->session);
+	if (!chan) {
+		ssh_fail(s, err, "new channel");
+		return NULL;
+	}
+	if (ssh_channel_open_forward(chan, host, port, "127.0.0.1", 0) != SSH_OK) {
+		mig_err_set(err, 0,
+			    "ssh %s: cannot reach %s:%d through SSH (%s): is migrate-dst "
+			    "running there, and does sshd allow TCP forwarding?",
+			    s->target, host, port, ssh_get_error(s->session));
+		ssh_channel_free(chan);
+		return NULL;
+	}
+	struct ssh_chan_conn *sc = mig_xcalloc(1, sizeof(*sc));
+	sc->chan = chan;
+	snprintf(sc->peer, sizeof(sc->peer), "%s:%d via ssh %s", host, port, s->target);
+	sc->base.read_full = chan_read_full;
+	sc->base.write_full = chan_write_full;
+	sc->base.close = chan_close;
+	sc->base.peer = sc->peer;
+	return &sc->base;
+}
+
+void mig_ssh_close(struct mig_ssh *s)
+{
+	if (!s)
+		return;
+	if (s->session) {
+		ssh_disconnect(s->session);
+		ssh_free(s->session);
+	}
+	free(s);
+}

@@ -1,0 +1,151 @@
+/* Bundles and safe tree removal: nothing is ever deleted through a mount point. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle.h"
+
+static char tmp[64];
+
+static void write_file(const char *dir, const char *name, const char *content)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmp, sizeof(tmp), "/tmp/test_bundle.XXXXXX");
+	return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	struct mig_err *err = NULL;
+	fs_unmount_below(tmp, &err);
+	mig_err_free(&err);
+	fs_remove_tree(tmp, &err);
+	mig_err_free(&err);
+	return 0;
+}
+
+static void test_load(void **state)
+{
+	(void)state;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/c1", tmp);
+	mkdir(dir, 0755);
+	write_file(dir, "config.json",
+		   "{\"process\":{\"terminal\":true,\"args\":[\"sh\"]},\"root\":{\"path\":\"rfs\"}}");
+	struct bundle_info b;
+	struct mig_err *err = NULL;
+	assert_int_equal(bundle_load(tmp, "c1", &b, &err), 0);
+	assert_int_equal(b.terminal, 1);
+	assert_string_equal(b.root_path, "rfs");
+	char want[160];
+	snprintf(want, sizeof(want), "%s/c1/rfs", tmp);
+	assert_string_equal(b.rootfs, want);
+	bundle_free(&b);
+	write_file(dir, "config.json", "{\"root\":{\"path\":\"/abs/root\"}}");
+	assert_int_equal(bundle_load(tmp, "c1", &b, &err), 0);
+	assert_int_equal(b.terminal, 0);
+	assert_string_equal(b.rootfs, "/abs/root");
+	bundle_free(&b);
+	write_file(dir, "config.json", "[not an object");
+	assert_int_equal(bundle_load(tmp, "c1", &b, &err), -1);
+	assert_non_null(strstr(mig_err_msg(err), "not a JSON object"));
+	mig_err_free(&err);
+	assert_int_equal(bundle_load(tmp, "nope", &b, &err), -1);
+	assert_non_null(strstr(mig_err_msg(err), "no bundle directory"));
+	mig_err_free(&err);
+}
+
+static void test_tree_size_and_remove(void **state)
+{
+	(void)state;
+	char dir[128], sub[160];
+	snprintf(dir, sizeof(dir), "%s/tree", tmp);
+	snprintf(sub, sizeof(sub), "%s/a", dir);
+	struct mig_err *err = NULL;
+	assert_int_equal(fs_mkdir_p(sub, 0700, &err), 0);
+	write_file(dir, "x", "12345");
+	write_file(sub, "y", "1234567890");
+	char link[200];
+	snprintf(link, sizeof(link), "%s/l", dir);
+	assert_int_equal(symlink("/etc/passwd", link), 0);
+	assert_int_equal(fs_tree_size(dir), 15);
+	assert_int_equal(fs_remove_tree(dir, &err), 0);
+	assert_false(fs_exists(dir));
+	assert_true(fs_exists("/etc/passwd")); /* the link's target survives */
+	assert_int_equal(fs_remove_tree(dir, &err), 0); /* missing: not an error */
+	assert_int_equal(fs_tree_size(dir), 0);
+}
+
+/* The PLATFORM.md hazard: a bind mount of a rootfs inside a dir being removed. */
+static void test_remove_refuses_mount_point(void **state)
+{
+	(void)state;
+	char precious[128], victim[128], mnt[160];
+	snprintf(precious, sizeof(precious), "%s/precious", tmp);
+	snprintf(victim, sizeof(victim), "%s/state", tmp);
+	snprintf(mnt, sizeof(mnt), "%s/criu-root", victim);
+	struct mig_err *err = NULL;
+	assert_int_equal(fs_mkdir_p(precious, 0755, &err), 0);
+	assert_int_equal(fs_mkdir_p(mnt, 0755, &err), 0);
+	write_file(precious, "data", "keep me");
+	if (mount(precious, mnt, NULL, MS_BIND, NULL) < 0)
+		skip(); /* not root: cannot build the hazard */
+	assert_int_equal(fs_remove_tree(victim, &err), -1);
+	assert_non_null(strstr(mig_err_msg(err), "mount point"));
+	mig_err_free(&err);
+	char data[200];
+	snprintf(data, sizeof(data), "%s/data", precious);
+	assert_true(fs_exists(data));
+	assert_int_equal(fs_unmount_below(victim, &err), 0);
+	assert_int_equal(fs_remove_tree(victim, &err), 0);
+	assert_false(fs_exists(victim));
+	assert_true(fs_exists(data));
+}
+
+static void test_tail(void **state)
+{
+	(void)state;
+	write_file(tmp, "log", "line one\nline two\nError: the cause\n");
+	char p[128];
+	snprintf(p, sizeof(p), "%s/log", tmp);
+	char *t = fs_tail(p, 4096);
+	assert_string_equal(t, "line one | line two | Error: the cause");
+	free(t);
+	t = fs_tail(p, 20); /* partial first line dropped */
+	assert_string_equal(t, "Error: the cause");
+	free(t);
+	assert_null(fs_tail("/nonexistent/log", 100));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tree_size_and_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_refuses_mount_point, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

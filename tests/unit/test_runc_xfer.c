@@ -1,0 +1,130 @@
+/* What runc and rsync are asked to do (argv), and how their output is read. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc.h"
+#include "runc.h"
+#include "transfer.h"
+
+static void assert_argv(const char *const *got, const char *want)
+{
+	char *s = proc_argv_str(got);
+	if (strcmp(s, want))
+		fail_msg("argv\n  got:  %s\n  want: %s", s, want);
+	free(s);
+}
+
+static void test_checkpoint_argv(void **state)
+{
+	(void)state;
+	struct runc_ctx rc = {.runc = "runc", .root = "/run/r"};
+	struct runc_ckpt c = {.image_path = "/b/c1/image"};
+	const char *argv[RUNC_MAX_ARGS];
+	runc_checkpoint_argv(&rc, "c1", &c, argv);
+	assert_argv(argv, "runc --root /run/r checkpoint --image-path /b/c1/image c1");
+	struct runc_ckpt pre = {.image_path = "/b/c1/parent", .pre_dump = 1, .work_path = "/w"};
+	rc.root = NULL;
+	runc_checkpoint_argv(&rc, "c1", &pre, argv);
+	assert_argv(argv, "runc checkpoint --pre-dump --image-path /b/c1/parent --work-path /w c1");
+	struct runc_ckpt fin = {.image_path = "/b/c1/image", .parent_path = "../parent"};
+	runc_checkpoint_argv(&rc, "c1", &fin, argv);
+	assert_argv(argv, "runc checkpoint --image-path /b/c1/image --parent-path ../parent c1");
+}
+
+static void test_restore_argv(void **state)
+{
+	(void)state;
+	struct runc_ctx rc = {.runc = "/usr/sbin/runc", .root = "/run/d"};
+	struct runc_restore r = {.bundle = "/b/c1", .image_path = "/b/c1/image",
+				 .work_path = "/b/c1/work"};
+	const char *argv[RUNC_MAX_ARGS];
+	runc_restore_argv(&rc, "c1", &r, argv);
+	assert_argv(argv, "/usr/sbin/runc --root /run/d restore -d --image-path /b/c1/image "
+			  "--work-path /b/c1/work --bundle /b/c1 c1");
+	r.console_socket = "/tmp/s/console.sock";
+	runc_restore_argv(&rc, "c1", &r, argv);
+	assert_argv(argv, "/usr/sbin/runc --root /run/d restore -d --image-path /b/c1/image "
+			  "--work-path /b/c1/work --bundle /b/c1 --console-socket "
+			  "/tmp/s/console.sock c1");
+}
+
+static void test_versions_and_state(void **state)
+{
+	(void)state;
+	char *v = runc_parse_version("runc version 1.1.15+ds1\ncommit: x\nspec: 1.2.0\n");
+	assert_string_equal(v, "1.1.15+ds1");
+	free(v);
+	v = runc_parse_version("Version: 4.1.1\n");
+	assert_string_equal(v, "4.1.1");
+	free(v);
+	assert_null(runc_parse_version("garbage"));
+	assert_int_equal(runc_parse_state("{\"id\":\"c1\",\"status\":\"running\"}"), RUNC_RUNNING);
+	assert_int_equal(runc_parse_state("{\"status\":\"paused\"}"), RUNC_PAUSED);
+	assert_int_equal(runc_parse_state("{\"status\":\"stopped\"}"), RUNC_STOPPED);
+	assert_int_equal(runc_parse_state("{\"status\":\"weird\"}"), RUNC_UNKNOWN);
+	assert_int_equal(runc_parse_state("not json"), RUNC_UNKNOWN);
+	assert_string_equal(runc_status_name(RUNC_ABSENT), "absent");
+}
+
+static void test_rsync_argv(void **state)
+{
+	(void)state;
+	struct xfer_ctx x = {.host = "10.0.0.2", .user = "root", .ssh_port = 2222,
+			     .identity = "/root/.ssh/id", .known_hosts = "/tmp/kh"};
+	const char *srcs[] = {"/b/c1/rootfs", "/b/c1/image"};
+	struct xfer_argv a;
+	struct mig_err *err = NULL;
+	assert_int_equal(xfer_build_argv(&x, XFER_ROOTFS, srcs, 2, "/d/c1", &a, &err), 0);
+	assert_argv(a.argv, "rsync -aHAX --numeric-ids --delete --one-file-system --stats "
+			    "--timeout=60 -e 'ssh -p 2222 -i /root/.ssh/id -o "
+			    "UserKnownHostsFile=/tmp/kh -o BatchMode=yes -o "
+			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -l "
+			    "root' /b/c1/rootfs /b/c1/image 10.0.0.2:/d/c1/");
+	xfer_argv_free(&a);
+	x.host = "fe80::1";
+	x.identity = "/key with space";
+	x.known_hosts = NULL;
+	assert_int_equal(xfer_build_argv(&x, XFER_IMAGE, srcs + 1, 1, "/d/c1", &a, &err), 0);
+	assert_string_equal(a.argv[1], "-a");
+	assert_non_null(strstr(a.argv[7], "-i '/key with space'"));
+	assert_string_equal(a.argv[9], "[fe80::1]:/d/c1/");
+	xfer_argv_free(&a);
+	x.identity = "/it's";
+	assert_int_equal(xfer_build_argv(&x, XFER_IMAGE, srcs, 1, "/d", &a, &err), -1);
+	assert_non_null(strstr(mig_err_msg(err), "quote"));
+	mig_err_free(&err);
+}
+
+static void test_rsync_stats(void **state)
+{
+	(void)state;
+	struct xfer_stats st;
+	xfer_parse_stats("Number of files: 12 (reg: 10, dir: 2)\n"
+			 "Total file size: 9,999,999 bytes\n"
+			 "Total transferred file size: 2,097,152 bytes\n"
+			 "Total bytes sent: 2,100,333\n"
+			 "Total bytes received: 250\n",
+			 &st);
+	assert_int_equal(st.bytes_sent, 2100333);
+	assert_int_equal(st.file_bytes, 2097152);
+	xfer_parse_stats("nothing", &st);
+	assert_int_equal(st.bytes_sent, -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_checkpoint_argv),
+		cmocka_unit_test(test_restore_argv),
+		cmocka_unit_test(test_versions_and_state),
+		cmocka_unit_test(test_rsync_argv),
+		cmocka_unit_test(test_rsync_stats),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
