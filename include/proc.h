@@ -17,39 +17,39 @@
 #define PROC_STDERR_TAIL 2048
 
 struct proc_opts {
-	int timeout_ms;          /* <= 0: no timeout (only for tests; tools always set one) */
-	int kill_grace_ms;       /* SIGTERM -> SIGKILL delay on timeout; 0 means 2000 */
+	int timeout_ms;		    /* <= 0: no timeout (only for tests; tools always set one) */
+	int kill_grace_ms;	    /* SIGTERM -> SIGKILL delay on timeout; 0 means 2000 */
 	const char *const *env_add; /* "NAME=VALUE" strings added to the environment (replacing
 				     * NAME if set; a bare "NAME" removes it), or NULL.  PATH
 				     * lookup of argv[0] still uses our own PATH. */
-	const char *cwd;          /* working directory, or NULL */
-	int stdout_null;          /* 1: stdout to /dev/null instead of being captured */
-	const int *keep_fds;      /* descriptors (>= 3) the child inherits at the same number,
-				   * -1 ends; every other one above 2 is closed in the child */
-	size_t max_capture;       /* bytes of stdout kept (0 means 1 MiB); the rest is dropped */
+	const char *cwd;	    /* working directory, or NULL */
+	int stdout_null;	    /* 1: stdout to /dev/null instead of being captured */
+	const int *keep_fds;	    /* descriptors (>= 3) the child inherits at the same number,
+				     * -1 ends; every other one above 2 is closed in the child */
+	size_t max_capture;	    /* bytes of stdout kept (0 means 1 MiB); the rest is dropped */
 };
 
 struct proc_result {
-	int status;          /* raw wait status */
-	int exited;          /* 1 when it exited normally */
-	int exit_code;       /* exit code when exited */
-	int signaled;        /* signal number when killed by a signal, else 0 */
-	int timed_out;       /* 1 when we killed it because the timeout passed */
-	int timeout_ms;      /* opts->timeout_ms at spawn: proc_result_err quotes it, and
-			      * elapsed_ms would include the kill grace */
+	int status;	/* raw wait status */
+	int exited;	/* 1 when it exited normally */
+	int exit_code;	/* exit code when exited */
+	int signaled;	/* signal number when killed by a signal, else 0 */
+	int timed_out;	/* 1 when we killed it because the timeout passed */
+	int timeout_ms; /* opts->timeout_ms at spawn: proc_result_err quotes it, and
+			 * elapsed_ms would include the kill grace */
 	long long elapsed_ms;
-	char *out;           /* captured stdout, NUL-terminated (never NULL after proc_run) */
+	char *out; /* captured stdout, NUL-terminated (never NULL after proc_run) */
 	size_t out_len;
-	char *err_tail;      /* last PROC_STDERR_TAIL bytes of stderr, trailing whitespace
-			      * trimmed, NUL-terminated */
+	char *err_tail; /* last PROC_STDERR_TAIL bytes of stderr, trailing whitespace
+			 * trimmed, NUL-terminated */
 };
 
 /* A child started by proc_spawn, waited for by proc_wait. */
 struct proc {
 	pid_t pid;
 	int pidfd;
-	int out_fd;  /* memfd holding stdout, or -1 */
-	int err_fd;  /* memfd holding stderr */
+	int out_fd; /* memfd holding stdout, or -1 */
+	int err_fd; /* memfd holding stderr */
 	long long start_ms;
 	struct proc_opts opts;
 };
@@ -57,7 +57,8 @@ struct proc {
 /* Starts argv[0] (looked up in PATH when it has no '/') with argv.  Fails when it cannot be
  * started at all (fork, chdir, or exec: "cannot run rsync: No such file or directory" is an
  * error, not exit 127).  On success the child has already exec'd in its own process group,
- * so it gets no terminal signals (Ctrl-C): a caller that exits early must proc_kill() it. */
+ * so it gets no terminal signals (Ctrl-C): a caller that exits early must proc_kill() it.
+ * opts and what it points to are only used during the call. */
 int proc_spawn(struct proc *p, const char *const argv[], const struct proc_opts *opts,
 	       struct mig_err **err);
 
