@@ -125,7 +125,9 @@ void report_print_table(const struct mig_report *r, FILE *out)
 		snprintf(name, sizeof(name), "pre-dump %zu xfer", i + 1);
 		row(out, name, r->pre[i].xfer_ms, r->pre[i].xfer_bytes);
 	}
-	row(out, "checkpoint", r->dump_ms, r->dump_bytes);
+	/* The destination sees the image it received, not the checkpoint itself. */
+	int src = r->role && !strcmp(r->role, "source");
+	row(out, src ? "checkpoint" : "image received", r->dump_ms, r->dump_bytes);
 	row(out, "transfer", r->xfer_ms, r->xfer_bytes);
 	row(out, "restore", r->restore_ms, REPORT_NONE);
 	row(out, "downtime", r->downtime_ms, REPORT_NONE);

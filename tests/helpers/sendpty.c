@@ -19,6 +19,11 @@ int main(int argc, char **argv)
 		perror("sendpty: pty");
 		return 1;
 	}
+	/* Open and close the slave once, as a container would have it: without that the master
+	 * never reads EIO and a console keeper would wait forever. */
+	int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	if (slave >= 0)
+		close(slave);
 	int s = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[1]);

@@ -1,0 +1,214 @@
+#!/usr/bin/env bats
+# Cold migration end to end with a real sshd, real rsync and a real migrate-dst, and the
+# stand-in runc (tests/fake-runc) on both "hosts".  Asserts the argv runc got on each side,
+# that the image and rootfs arrived, the reports, the exit codes and the failure paths.
+
+load ../lib/common
+
+setup() {
+	mk_hosts
+	sshd_start "$TEST_TMP/sshd"
+	fake_bundle "$SRC_BASE" c1
+	fake_bundle "$DST_BASE" c1
+	echo 2097152 >"$SRC_ROOT/image-size"
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
+	dst_start "$TEST_TMP/dst.log" --json -b "$DST_BASE" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT"
+}
+
+teardown() {
+	dst_stop
+	sshd_stop
+	rm_hosts
+}
+
+# migrate-src with the options every test needs; extra args first.
+src() {
+	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
+		--ssh-port "$SSHD_PORT" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
+		-p "$DST_PORT" "$@"
+}
+
+@test "cold migration through SSH moves image and rootfs, runc argv right on both sides" {
+	echo "written while running" >"$SRC_BASE/c1/rootfs/new-file"
+	src --json c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# Source: checkpoint into BUNDLE/image; container gone.
+	grep -qx -- "--root $SRC_ROOT checkpoint --image-path $SRC_BASE/c1/image c1" "$SRC_ROOT/argv.log"
+	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
+	# Destination: restore -d from its own base dir; container running.
+	grep -qx -- "--root $DST_ROOT restore -d --image-path $DST_BASE/c1/image --work-path $DST_BASE/c1/work --bundle $DST_BASE/c1 c1" "$DST_ROOT/argv.log"
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	# The image arrived whole, and so did the file written into the rootfs.
+	cmp "$SRC_BASE/c1/image/pages-1.img" "$DST_BASE/c1/image/pages-1.img"
+	[ "$(stat -c %s "$DST_BASE/c1/image/pages-1.img")" -eq 2097152 ]
+	[ "$(cat "$DST_BASE/c1/rootfs/new-file")" = "written while running" ]
+	# The JSON report: one line, the fields scripts rely on.
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(json_get "$line" ok)" = true ]
+	[ "$(json_get "$line" container)" = c1 ]
+	[ "$(json_get "$line" technique)" = cold ]
+	[ "$(json_get "$line" error)" = null ]
+	[ "$(json_get "$line" dump_bytes)" -ge 2097152 ]
+	[ "$(json_get "$line" xfer_bytes)" -ge 2097152 ]
+	for k in dump_ms xfer_ms restore_ms downtime_ms total_ms sync_ms; do
+		v=$(json_get "$line" "$k"); [ "$v" -ge 0 ]
+	done
+	[ "$(json_get "$line" downtime_ms)" -le "$(json_get "$line" total_ms)" ]
+	# The destination printed its own report line.
+	wait_for_line "$TEST_TMP/dst.log" '"role":"destination"'
+	dl=$(grep '"role":"destination"' "$TEST_TMP/dst.log")
+	[ "$(json_get "$dl" ok)" = true ]
+	[ "$(json_get "$dl" container)" = c1 ]
+}
+
+@test "the seed's positional booleans: False False is cold; the table report is printed" {
+	src c1 127.0.0.1 False False
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"source report: container c1, cold migration to 127.0.0.1: ok"* ]]
+	[[ "$output" == *"downtime"* ]]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+}
+
+@test "--direct reaches migrate-dst over plain TCP" {
+	src --direct --json c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+}
+
+@test "techniques not implemented yet are refused before the container is touched" {
+	src c1 127.0.0.1 True False
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"pre-copy is not implemented yet"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	run grep -c checkpoint "$SRC_ROOT/argv.log"
+	[ "$output" = 0 ]
+}
+
+@test "terminal container: migrate-dst serves the console socket itself" {
+	fake_bundle "$SRC_BASE" t1 terminal
+	fake_bundle "$DST_BASE" t1 terminal
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/t1" t1
+	src t1 127.0.0.1
+	echo "$output"; cat "$TEST_TMP/dst.log"
+	[ "$status" -eq 0 ]
+	grep -q -- "restore -d .* --console-socket /tmp/migrate-console\..*/console.sock t1$" "$DST_ROOT/argv.log"
+	[ "$(fake_status "$DST_ROOT" t1)" = running ]
+	grep -q "console of t1: kept by PID" "$TEST_TMP/dst.log"
+}
+
+@test "unknown container on the source: exit 2, nothing sent" {
+	src nosuch 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"no bundle directory $SRC_BASE/nosuch"* ]]
+	fake_bundle "$SRC_BASE" stopped1
+	src stopped1 127.0.0.1
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"container stopped1 is absent on this host"* ]]
+}
+
+@test "bundle missing on the destination: exit 2, container untouched" {
+	fake_bundle "$SRC_BASE" c2
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c2" c2
+	src c2 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"destination: no bundle directory $DST_BASE/c2"* ]]
+	[ "$(fake_status "$SRC_ROOT" c2)" = running ]
+}
+
+@test "a same-named container already on the destination: exit 2 with the command to remove it" {
+	"$FAKE_RUNC" --root "$DST_ROOT" run -d --bundle "$DST_BASE/c1" c1
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"already exists on the destination (running)"* ]]
+	[[ "$output" == *"delete -f c1"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+}
+
+@test "restore fails on the destination: rolled back, runs on the source, exit 3" {
+	echo "criu failed: type RESTORE errno 0" >"$DST_ROOT/fail-restore"
+	src --json c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"criu failed: type RESTORE"* ]]
+	[[ "$output" == *"runs on this host again"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+	grep -q -- "restore -d --image-path $SRC_BASE/c1/image --work-path $SRC_BASE/c1/work --bundle $SRC_BASE/c1 c1" "$SRC_ROOT/argv.log"
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(json_get "$line" ok)" = false ]
+	[ "$(json_get "$line" exit_code)" -eq 3 ]
+}
+
+@test "restore fails on both hosts: exit 4 and the message says where the image is" {
+	echo "criu failed" >"$DST_ROOT/fail-restore"
+	echo "criu failed here too" >"$SRC_ROOT/fail-restore"
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"checkpoint image is in $SRC_BASE/c1/image"* ]]
+}
+
+@test "checkpoint hangs: stopped after --timeout, container still runs, hint at CRIU_FAULT=130" {
+	touch "$SRC_ROOT/hang-checkpoint"
+	SECONDS=0
+	src --timeout 2 c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[ "$SECONDS" -lt 30 ]
+	[[ "$output" == *"did not finish in 2 s"* ]]
+	[[ "$output" == *"CRIU_FAULT=130"* ]]
+	[[ "$output" == *"running on this host again"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+}
+
+@test "checkpoint fails: the error quotes runc, container still runs" {
+	echo "criu failed: type DUMP errno 0" >"$SRC_ROOT/fail-checkpoint"
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"criu failed: type DUMP"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+}
+
+@test "unknown SSH host key: refused before touching the container" {
+	: >"$TEST_TMP/empty_known_hosts"
+	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
+		--ssh-port "$SSHD_PORT" -i "$SSH_KEY" --known-hosts "$TEST_TMP/empty_known_hosts" \
+		-p "$DST_PORT" c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"host key not known"* ]]
+	[[ "$output" == *"ssh-keyscan -p $SSHD_PORT 127.0.0.1"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+}
+
+@test "migrate-dst not running: exit 2 naming the cause" {
+	dst_stop
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"is migrate-dst running there"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+}
+
+@test "the transfer fails inside the downtime: rolled back, exit 3, runs on the source" {
+	# The checkpoint hook stops sshd's listener: the live control session survives, but the
+	# final rsync cannot connect.
+	printf '#!/bin/sh\nkill %s\n' "$SSHD_PID" >"$SRC_ROOT/hook-checkpoint"
+	chmod +x "$SRC_ROOT/hook-checkpoint"
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"transfer: rsync exited with code"* ]]
+	[[ "$output" == *"runs on this host again"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+}

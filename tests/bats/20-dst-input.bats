@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# migrate-dst against bad input: every request gets a clear error and the daemon keeps
+# serving.  Uses tests/helpers/ctlcat to speak the framing by hand.
+
+load ../lib/common
+
+setup() {
+	mk_hosts
+	fake_bundle "$DST_BASE" c1
+	dst_start "$TEST_TMP/dst.log" -b "$DST_BASE" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT"
+}
+
+teardown() {
+	dst_stop
+	rm_hosts
+}
+
+ctl() { run "$CTLCAT" 127.0.0.1 "$DST_PORT" "$@"; echo "$output"; }
+
+still_serving() {
+	ctl '{"v":1,"type":"hello"}'
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *'"ok":true'* ]]
+	kill -0 "$DST_PID"
+}
+
+@test "hello answers ok, v, base_dir, runc_version, criu_version" {
+	ctl '{"v":1,"type":"hello"}'
+	line=${lines[0]}
+	[ "$(json_get "$line" ok)" = true ]
+	[ "$(json_get "$line" v)" -eq 1 ]
+	[ "$(json_get "$line" base_dir)" = "$(realpath "$DST_BASE")" ]
+	[ "$(json_get "$line" runc_version)" = "1.1.15-fake" ]
+	[[ "$line" == *'"criu_version":'* ]]
+}
+
+@test "garbage bytes: an error reply, the connection is closed, the daemon keeps serving" {
+	printf 'GET / HTTP/1.0\r\n\r\n' | { run "$CTLCAT" 127.0.0.1 "$DST_PORT" --raw; echo "$output"; [[ "$output" == *'"ok":false'*"over the 65536-byte limit"* ]]; }
+	still_serving
+}
+
+@test "a length over the limit is refused without reading it" {
+	printf '\x00\x10\x00\x00' | { run "$CTLCAT" 127.0.0.1 "$DST_PORT" --raw; echo "$output"; [[ "$output" == *"message length 1048576 is over the 65536-byte limit"* ]]; }
+	still_serving
+}
+
+@test "a truncated message: the daemon gives up on it and keeps serving" {
+	printf '\x00\x00\x00\x20{"v":1,' | { run "$CTLCAT" 127.0.0.1 "$DST_PORT" --raw; echo "$output"; [[ "$output" == *"connection closed"* || "$output" == *"<closed>"* ]]; }
+	still_serving
+}
+
+@test "valid JSON of the wrong shape gets a structured error" {
+	ctl '[1,2,3]'
+	[[ "$output" == *'"ok":false'*"not a JSON object"* ]]
+	ctl '{"v":1,"type":"check","name":42}'
+	[[ "$output" == *'"ok":false'*"field 'name' missing or not a string"* ]]
+	ctl '{"v":"1","type":"hello"}'
+	[[ "$output" == *"field 'v' missing or not a number"* ]]
+	ctl '{"v":1,"type":"frobnicate"}'
+	[[ "$output" == *"unknown request type 'frobnicate'"* ]]
+	still_serving
+}
+
+@test "unknown container, bad names and path tricks are refused" {
+	ctl '{"v":1,"type":"check","name":"nosuch"}'
+	[[ "$output" == *'"ok":false'*"no bundle directory"*"/nosuch"* ]]
+	ctl '{"v":1,"type":"check","name":"../etc"}'
+	[[ "$output" == *"bad container name"* ]]
+	ctl '{"v":1,"type":"restore","name":"/etc/passwd"}'
+	[[ "$output" == *"bad container name"* ]]
+	ctl '{"v":1,"type":"restore","name":"c1"}'
+	[[ "$output" == *'"ok":false'*"no checkpoint image at"* ]]
+	[ ! -e "$DST_ROOT/c1" ]
+	still_serving
+}
+
+@test "several requests on one connection are answered in order" {
+	ctl '{"v":1,"type":"hello"}' '{"v":1,"type":"check","name":"c1"}' '{"v":1,"type":"check","name":"zz"}'
+	[[ "${lines[0]}" == *'"base_dir"'* ]]
+	[[ "${lines[1]}" == *'"ok":true'*'"terminal":false'* ]]
+	[[ "${lines[2]}" == *'"ok":false'* ]]
+}
+
+@test "--once exits after one migration attempt with its result" {
+	dst_stop
+	echo "criu failed" >"$DST_ROOT/fail-restore"
+	mkdir -p "$DST_BASE/c1/image" && echo x >"$DST_BASE/c1/image/inventory.img"
+	dst_start "$TEST_TMP/dst2.log" --once -b "$DST_BASE" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT"
+	ctl '{"v":1,"type":"restore","name":"c1"}'
+	[[ "$output" == *'"ok":false'*"criu failed"* ]]
+	# It exits by itself (a zombie of this shell until waited for), with 1: the attempt failed.
+	for _ in $(seq 50); do
+		[ "$(awk '{print $3}' "/proc/$DST_PID/stat" 2>/dev/null)" = Z ] && break
+		sleep 0.1
+	done
+	rc=0; wait "$DST_PID" || rc=$?
+	[ "$rc" -eq 1 ]
+	DST_PID=
+}

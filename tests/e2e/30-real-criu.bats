@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# Real runc + CRIU: live containers move between two simulated hosts on this machine (two
+# base dirs, two runc roots, a real sshd on loopback, a real migrate-dst) with their memory
+# and their files.  Skips only where CRIU cannot work at all; in CI a skip is a failure
+# (tests/run-all checks).
+
+load ../lib/common
+
+setup_file() {
+	export CRIU_FAULT=130 # no hardware breakpoints in this VM: ../shared/PLATFORM.md
+	if ! e2e_possible; then
+		return 0
+	fi
+}
+
+setup() {
+	e2e_possible || skip "$E2E_SKIP_REASON"
+	mk_hosts
+	sshd_start "$TEST_TMP/sshd"
+	dst_start "$TEST_TMP/dst.log" --json -b "$DST_BASE" --runc-root "$DST_ROOT" --timeout 60
+}
+
+teardown() {
+	dst_stop
+	sshd_stop
+	real_cleanup c1 t1
+	rm_hosts
+}
+
+src() {
+	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" \
+		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" "$@"
+}
+
+# The counter file must be 1..N, each line one more than the one before: a restarted shell
+# would start again at 1, a lost memory state would jump.
+assert_consecutive() {
+	awk 'NR != $1 { printf "line %d holds %s\n", NR, $1; bad = 1; exit } END { exit bad }' "$1"
+}
+
+@test "cold: a live container moves with its in-memory counter and its rootfs writes" {
+	make_real_bundle "$SRC_BASE/c1"
+	make_real_bundle "$DST_BASE/c1"
+	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 5
+	src --json c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# Source runc lists nothing; the destination runs it.
+	[ -z "$(runc --root "$SRC_ROOT" list -q)" ]
+	[ "$(runc --root "$DST_ROOT" state c1 | jq -r .status)" = running ]
+	# Every line written before the checkpoint is on the destination (the source's file is
+	# exactly what existed at the checkpoint: the container wrote nothing after it).
+	before=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
+	[ "$before" -ge 5 ]
+	head -n "$before" "$DST_BASE/c1/rootfs/counter.log" | cmp - "$SRC_BASE/c1/rootfs/counter.log"
+	# The shell's variable continued from its value at the checkpoint.
+	wait_lines "$DST_BASE/c1/rootfs/counter.log" $((before + 3))
+	assert_consecutive "$DST_BASE/c1/rootfs/counter.log"
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(json_get "$line" ok)" = true ]
+	[ "$(json_get "$line" dump_bytes)" -gt 0 ]
+	[ "$(json_get "$line" downtime_ms)" -gt 0 ]
+}
+
+@test "cold: a terminal container moves; migrate-dst keeps its console" {
+	make_real_bundle "$SRC_BASE/t1" --terminal
+	make_real_bundle "$DST_BASE/t1" --terminal
+	run_real "$SRC_ROOT" "$SRC_BASE/t1" t1 --terminal
+	wait_lines "$SRC_BASE/t1/rootfs/counter.log" 5
+	src t1 127.0.0.1
+	echo "$output"; cat "$TEST_TMP/dst.log"
+	[ "$status" -eq 0 ]
+	[ "$(runc --root "$DST_ROOT" state t1 | jq -r .status)" = running ]
+	grep -q "console of t1: kept by PID" "$TEST_TMP/dst.log"
+	before=$(wc -l <"$SRC_BASE/t1/rootfs/counter.log")
+	wait_lines "$DST_BASE/t1/rootfs/counter.log" $((before + 3))
+	assert_consecutive "$DST_BASE/t1/rootfs/counter.log"
+}
+
+@test "a checkpoint that hangs is stopped; the container keeps running on the source" {
+	make_real_bundle "$SRC_BASE/c1"
+	make_real_bundle "$DST_BASE/c1"
+	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 3
+	# Without CRIU_FAULT=130 CRIU's dump waits forever for a hardware breakpoint here.
+	CRIU_FAULT= run env -u CRIU_FAULT "$MIGRATE_SRC" -b "$SRC_BASE" --runc-root "$SRC_ROOT" \
+		--ssh-port "$SSHD_PORT" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
+		-p "$DST_PORT" --timeout 10 c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"did not finish in 10 s"* ]]
+	[[ "$output" == *"CRIU_FAULT=130"* ]]
+	[ "$(runc --root "$SRC_ROOT" state c1 | jq -r .status)" = running ]
+	n=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" $((n + 3))
+	assert_consecutive "$SRC_BASE/c1/rootfs/counter.log"
+	[ -z "$(runc --root "$DST_ROOT" list -q)" ]
+}
+
+@test "a checkpoint that fails is reported with CRIU's log and the container keeps running" {
+	make_real_bundle "$SRC_BASE/c1"
+	make_real_bundle "$DST_BASE/c1"
+	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 3
+	# CRIU refuses to dump a task holding a file it cannot find again: an unlinked file.
+	echo "x" >"$SRC_BASE/c1/rootfs/victim"
+	runc --root "$SRC_ROOT" exec -d c1 sh -c 'exec 7</victim; rm /victim; sleep 1000' </dev/null >/dev/null 2>&1
+	sleep 0.5
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"checkpoint"* ]]
+	[ "$(runc --root "$SRC_ROOT" state c1 | jq -r .status)" = running ]
+	n=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" $((n + 2))
+}
