@@ -71,6 +71,12 @@ int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct ru
 int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
 		 struct mig_err **err);
 
+/* runc's logrus stderr reduced to its msg="..." texts (malloc'ed). */
+char *runc_clean_stderr(const char *tail);
+
+/* The lines of the CRIU log at path that say what went wrong (malloc'ed, or NULL). */
+char *criu_log_excerpt(const char *path);
+
 int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 
 /* Removes what a failed restore left of a container, safely: unmounts criu-root and other

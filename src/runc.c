@@ -1,5 +1,6 @@
 #include "runc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,57 @@ const char *runc_status_name(enum runc_status s)
 	static const char *const names[] = {"absent", "created", "running",
 					    "paused", "stopped", "unknown"};
 	return (unsigned)s <= RUNC_UNKNOWN ? names[s] : "unknown";
+}
+
+/* runc logs errors as logrus lines: time="..." level=error msg="criu failed: ...\nlog file:
+ * ...".  Keep only the msg texts, so that the error a person reads says what went wrong. */
+char *runc_clean_stderr(const char *tail)
+{
+	size_t len = strlen(tail);
+	char *out = mig_xcalloc(1, len + 1), *o = out;
+	const char *p = tail;
+	while (*p) {
+		const char *m = strstr(p, "msg=\"");
+		if (!m) {
+			if (o == out) /* not logrus at all: keep it as it is */
+				return strcpy(out, tail);
+			break;
+		}
+		if (o != out)
+			o += sprintf(o, "; ");
+		for (m += 5; *m && *m != '"'; m++) {
+			if (m[0] == '\\' && m[1]) {
+				m++;
+				*o++ = *m == 'n' ? ' ' : *m;
+			} else {
+				*o++ = *m;
+			}
+		}
+		p = *m ? m + 1 : m;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* proc_result_err quoting runc's messages without logrus decoration. */
+static int runc_result_err(const char *const argv[], struct proc_result *res,
+			   struct mig_err **err)
+{
+	char *clean = runc_clean_stderr(res->err_tail);
+	free(res->err_tail);
+	res->err_tail = clean;
+	return proc_result_err(argv, res, err);
+}
+
+/* proc_run_ok for runc. */
+static int runc_run_ok(const char *const argv[], const struct proc_opts *po,
+		       struct proc_result *res, struct mig_err **err)
+{
+	if (proc_run(argv, po, res, err) < 0)
+		return -1;
+	if (res->exited && res->exit_code == 0 && !res->timed_out)
+		return 0;
+	return runc_result_err(argv, res, err);
 }
 
 static size_t runc_base_argv(const struct runc_ctx *rc, const char *argv[RUNC_MAX_ARGS])
@@ -153,9 +205,39 @@ int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st
 	else if (res.exited && strstr(res.err_tail, "does not exist"))
 		*st = RUNC_ABSENT;
 	else
-		rc_ = proc_result_err(argv, &res, err);
+		rc_ = runc_result_err(argv, &res, err);
 	proc_result_free(&res);
 	return rc_;
+}
+
+/* The lines of a CRIU log that say what went wrong: its first "Error (" lines (CRIU logs
+ * the cause first and its consequences after), or its tail when it has none. */
+char *criu_log_excerpt(const char *path)
+{
+	char *all = fs_tail(path, 256 * 1024);
+	if (!all)
+		return NULL;
+	char *out = mig_xcalloc(1, 1024);
+	size_t used = 0, n = 0;
+	for (char *line = all; line && n < 3;) {
+		char *next = strstr(line, " | ");
+		if (next)
+			*next = '\0';
+		/* Without CAP_SYS_RESOURCE every CRIU run logs this; it is harmless. */
+		if (strstr(line, "Error (") && !strstr(line, "Can't setup RLIMIT_NOFILE")) {
+			used += (size_t)snprintf(out + used, 1024 - used, "%s%s", n ? " | " : "",
+						 line);
+			n++;
+			if (used >= 1023)
+				break;
+		}
+		line = next ? next + 3 : NULL;
+	}
+	free(all);
+	if (n)
+		return out;
+	free(out);
+	return fs_tail(path, 600);
 }
 
 /* Adds the CRIU log lines that say what went wrong to err. */
@@ -164,13 +246,13 @@ static void add_criu_log(struct mig_err **err, const char *dir, const char *log)
 	if (!dir || !err || !*err)
 		return;
 	char *path = mig_strdup_printf("%s/%s", dir, log);
-	char *tail = fs_tail(path, 600);
-	if (tail) {
-		char *msg = mig_strdup_printf("%s; CRIU log %s ends: %s", (*err)->msg, path, tail);
+	char *ex = criu_log_excerpt(path);
+	if (ex) {
+		char *msg = mig_strdup_printf("%s; CRIU log %s says: %s", (*err)->msg, path, ex);
 		free((*err)->msg);
 		(*err)->msg = msg;
 	}
-	free(tail);
+	free(ex);
 	free(path);
 }
 
@@ -181,7 +263,7 @@ int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct ru
 	runc_checkpoint_argv(rc, name, c, argv);
 	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1};
 	struct proc_result res;
-	int r = proc_run_ok(argv, &po, &res, err);
+	int r = runc_run_ok(argv, &po, &res, err);
 	*timed_out = res.timed_out;
 	if (r < 0)
 		add_criu_log(err, c->work_path ? c->work_path : c->image_path,
@@ -198,7 +280,7 @@ int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_
 	/* stdout to /dev/null: a restored container whose stdio were pipes inherits runc's. */
 	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1};
 	struct proc_result res;
-	int rv = proc_run_ok(argv, &po, &res, err);
+	int rv = runc_run_ok(argv, &po, &res, err);
 	if (rv < 0)
 		add_criu_log(err, r->work_path, "restore.log");
 	proc_result_free(&res);
@@ -214,7 +296,7 @@ static int runc_simple(const struct runc_ctx *rc, const char *const extra[], str
 	argv[n] = NULL;
 	struct proc_opts po = {.timeout_ms = RUNC_QUERY_TIMEOUT_MS, .stdout_null = 1};
 	struct proc_result res;
-	int r = proc_run_ok(argv, &po, &res, err);
+	int r = runc_run_ok(argv, &po, &res, err);
 	proc_result_free(&res);
 	return r;
 }

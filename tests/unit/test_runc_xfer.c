@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "proc.h"
@@ -72,6 +74,49 @@ static void test_versions_and_state(void **state)
 	assert_string_equal(runc_status_name(RUNC_ABSENT), "absent");
 }
 
+static void test_criu_log_excerpt(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_criu_log.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char *log = "(00.1) Dumping\n(00.2) Error (criu/sk-inet.c:188): inet: Connected TCP "
+			  "socket, consider using --tcp-established option.\n(00.3) Unfreezing\n"
+			  "(00.4) Error (criu/cr-dump.c:2111): Dumping FAILED.\n";
+	assert_int_equal(write(fd, log, strlen(log)), (ssize_t)strlen(log));
+	close(fd);
+	char *ex = criu_log_excerpt(path);
+	assert_string_equal(ex, "(00.2) Error (criu/sk-inet.c:188): inet: Connected TCP socket, "
+				"consider using --tcp-established option. | (00.4) Error "
+				"(criu/cr-dump.c:2111): Dumping FAILED.");
+	free(ex);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "a\nb\n", 4), 4);
+	close(fd);
+	ex = criu_log_excerpt(path); /* no Error line: the tail */
+	assert_string_equal(ex, "a | b");
+	free(ex);
+	unlink(path);
+	assert_null(criu_log_excerpt("/nonexistent/dump.log"));
+}
+
+static void test_runc_clean_stderr(void **state)
+{
+	(void)state;
+	char *c = runc_clean_stderr("time=\"2026-11-25T21:42:49Z\" level=error msg=\"container still "
+				    "running\" | time=\"x\" level=error msg=\"criu failed: type "
+				    "NOTIFY errno 0\\nlog file: dump.log\"");
+	assert_string_equal(c, "container still running; criu failed: type NOTIFY errno 0 log "
+			       "file: dump.log");
+	free(c);
+	c = runc_clean_stderr("plain message");
+	assert_string_equal(c, "plain message");
+	free(c);
+	c = runc_clean_stderr("");
+	assert_string_equal(c, "");
+	free(c);
+}
+
 static void test_rsync_argv(void **state)
 {
 	(void)state;
@@ -123,6 +168,8 @@ int main(void)
 		cmocka_unit_test(test_checkpoint_argv),
 		cmocka_unit_test(test_restore_argv),
 		cmocka_unit_test(test_versions_and_state),
+		cmocka_unit_test(test_criu_log_excerpt),
+		cmocka_unit_test(test_runc_clean_stderr),
 		cmocka_unit_test(test_rsync_argv),
 		cmocka_unit_test(test_rsync_stats),
 	};
