@@ -10,10 +10,10 @@
 #include "err.h"
 
 struct bundle_info {
-	char *dir;       /* BASE/NAME */
-	int terminal;    /* process.terminal in config.json */
+	char *dir;	 /* BASE/NAME */
+	int terminal;	 /* process.terminal in config.json */
 	char *root_path; /* root.path as written in config.json ("rootfs") */
-	char *rootfs;    /* absolute path of the rootfs */
+	char *rootfs;	 /* absolute path of the rootfs */
 };
 
 /* Reads BASE/NAME/config.json.  Fails with a message naming the path when the bundle or its

@@ -8,8 +8,8 @@
 
 #include "err.h"
 
-#define DEFAULT_BASE_DIR "/runc/containers"
-#define DEFAULT_PORT 18863
+#define DEFAULT_BASE_DIR  "/runc/containers"
+#define DEFAULT_PORT	  18863
 #define DEFAULT_TIMEOUT_S 300
 
 enum cli_rc { CLI_OK = 0, CLI_EXIT = 1, CLI_USAGE = -1 };
@@ -22,7 +22,8 @@ enum exit_code {
 	EXIT_USAGE = 1,
 	EXIT_REFUSED = 2,     /* refused before the container was touched */
 	EXIT_ROLLED_BACK = 3, /* failed after the checkpoint; the container runs on the source */
-	EXIT_NEEDS_HUMAN = 4, /* failed; state needs a person (the message says where the image is) */
+	EXIT_NEEDS_HUMAN =
+	    4, /* failed; state needs a person (the message says where the image is) */
 };
 
 struct src_opts {

@@ -23,8 +23,7 @@ struct mig_conn {
 struct mig_conn *conn_from_fd(int fd, const char *peer);
 
 /* Connects over TCP to host:port (numeric or name) within timeout_ms. */
-struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms,
-				  struct mig_err **err);
+struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms, struct mig_err **err);
 
 /* The socket behind a conn made by conn_from_fd/conn_tcp_connect, or -1 for other kinds. */
 int conn_fd(const struct mig_conn *c);

@@ -17,8 +17,8 @@
 #define CONSOLE_LOG_MAX (1 << 20)
 
 struct console_sock {
-	char dir[64];   /* private 0700 directory holding the socket */
-	char path[96];  /* the socket, passed to runc --console-socket */
+	char dir[64];  /* private 0700 directory holding the socket */
+	char path[96]; /* the socket, passed to runc --console-socket */
 	int fd;
 };
 

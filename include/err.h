@@ -17,7 +17,7 @@ struct mig_err {
 /* Sets *err (if err is non-NULL and *err is NULL) and returns -1.  With errno_val != 0 the
  * message gets ": strerror(errno_val)" appended. */
 int mig_err_set(struct mig_err **err, int errno_val, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes the message of an existing error with "context: ".  Returns -1. */
 int mig_err_wrap(struct mig_err **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

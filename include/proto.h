@@ -51,7 +51,6 @@ cJSON *proto_call(struct mig_conn *c, const cJSON *req, int timeout_ms, struct m
 const char *proto_get_str(const cJSON *obj, const char *key, int required, struct mig_err **err);
 int proto_get_num(const cJSON *obj, const char *key, double *out, int required,
 		  struct mig_err **err);
-int proto_get_bool(const cJSON *obj, const char *key, int *out, int required,
-		   struct mig_err **err);
+int proto_get_bool(const cJSON *obj, const char *key, int *out, int required, struct mig_err **err);
 
 #endif

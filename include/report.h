@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 /* A value not measured (the phase did not run) is REPORT_NONE: "-" in the table, null in JSON. */
-#define REPORT_NONE (-1LL)
+#define REPORT_NONE    (-1LL)
 #define REPORT_MAX_PRE 64
 
 struct report_pre_dump {
@@ -14,14 +14,14 @@ struct report_pre_dump {
 };
 
 struct mig_report {
-	const char *role;      /* "source" or "destination" */
+	const char *role; /* "source" or "destination" */
 	char container[129];
 	char technique[16];
-	char peer[256];        /* the other host */
+	char peer[256]; /* the other host */
 	int ok;
-	int exit_code;         /* the exit code the program ends with */
-	char error[1024];      /* "" when ok */
-	long long sync_ms;     /* rootfs first pass, container still running */
+	int exit_code;	   /* the exit code the program ends with */
+	char error[1024];  /* "" when ok */
+	long long sync_ms; /* rootfs first pass, container still running */
 	long long sync_bytes;
 	long long dump_ms;     /* the final checkpoint */
 	long long dump_bytes;  /* size of the image directory */

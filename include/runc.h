@@ -10,12 +10,12 @@
 
 /* runc's own default state root for root; needed to find leftover mounts below it. */
 #define RUNC_DEFAULT_ROOT "/run/runc"
-#define RUNC_MAX_ARGS 40
+#define RUNC_MAX_ARGS	  40
 
 struct runc_ctx {
-	const char *runc;  /* binary, "runc" by default */
-	const char *root;  /* --root, or NULL for runc's default */
-	int timeout_ms;    /* for checkpoint/restore; quick queries use a shorter one */
+	const char *runc; /* binary, "runc" by default */
+	const char *root; /* --root, or NULL for runc's default */
+	int timeout_ms;	  /* for checkpoint/restore; quick queries use a shorter one */
 };
 
 enum runc_status {
@@ -31,7 +31,7 @@ const char *runc_status_name(enum runc_status s);
 
 struct runc_ckpt {
 	const char *image_path;
-	const char *work_path;   /* NULL: CRIU writes dump.log into the image dir */
+	const char *work_path;	 /* NULL: CRIU writes dump.log into the image dir */
 	const char *parent_path; /* pre-copy: the previous dump, relative to image_path */
 	int pre_dump;
 	int leave_running;

@@ -13,7 +13,7 @@ struct ssh_opts {
 	const char *host;
 	int port;
 	const char *user;
-	const char *identity;    /* private key file, or NULL for the agent and ~/.ssh/id_* */
+	const char *identity;	 /* private key file, or NULL for the agent and ~/.ssh/id_* */
 	const char *known_hosts; /* NULL: ~/.ssh/known_hosts */
 	int timeout_s;
 };

@@ -16,9 +16,9 @@ struct xfer_ctx {
 	const char *host;
 	const char *user;
 	int ssh_port;
-	const char *identity;    /* NULL: ssh's defaults */
+	const char *identity;	 /* NULL: ssh's defaults */
 	const char *known_hosts; /* NULL: ssh's defaults */
-	int timeout_ms;          /* whole transfer; rsync's own --timeout covers stalls */
+	int timeout_ms;		 /* whole transfer; rsync's own --timeout covers stalls */
 };
 
 enum xfer_kind {
@@ -27,8 +27,8 @@ enum xfer_kind {
 };
 
 struct xfer_stats {
-	long long bytes_sent;  /* "Total bytes sent": what crossed the wire */
-	long long file_bytes;  /* "Total transferred file size" */
+	long long bytes_sent; /* "Total bytes sent": what crossed the wire */
+	long long file_bytes; /* "Total transferred file size" */
 	long long elapsed_ms;
 };
 

@@ -60,7 +60,7 @@ int bundle_load(const char *base, const char *name, struct bundle_info *b, struc
 	b->root_path = mig_xstrdup(cJSON_IsString(path) ? path->valuestring : "rootfs");
 	cJSON_Delete(cfg);
 	b->rootfs = b->root_path[0] == '/' ? mig_xstrdup(b->root_path)
-					    : mig_strdup_printf("%s/%s", b->dir, b->root_path);
+					   : mig_strdup_printf("%s/%s", b->dir, b->root_path);
 	free(cfg_path);
 	return 0;
 fail:
@@ -147,8 +147,8 @@ static size_t mounts_below(const char *dir, char ***out)
 		size_t j = 0;
 		for (size_t i = 0; raw[i] && j + 1 < sizeof(mp); i++) {
 			if (raw[i] == '\\' && raw[i + 1] && raw[i + 2] && raw[i + 3]) {
-				mp[j++] = (char)strtol((char[]){raw[i + 1], raw[i + 2], raw[i + 3], 0},
-						       NULL, 8);
+				mp[j++] = (char)strtol(
+				    (char[]){raw[i + 1], raw[i + 2], raw[i + 3], 0}, NULL, 8);
 				i += 3;
 			} else {
 				mp[j++] = raw[i];
@@ -194,15 +194,16 @@ int fs_unmount_below(const char *dir, struct mig_err **err)
 	return rc;
 }
 
-static int remove_at(int dfd, const char *name, dev_t dev, const char *path,
-		     struct mig_err **err)
+static int remove_at(int dfd, const char *name, dev_t dev, const char *path, struct mig_err **err)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : mig_err_set(err, errno, "stat %s", path);
 	if (st.st_dev != dev)
-		return mig_err_set(err, 0, "refusing to remove %s: it is on another filesystem "
-				   "(a mount point?)", path);
+		return mig_err_set(err, 0,
+				   "refusing to remove %s: it is on another filesystem "
+				   "(a mount point?)",
+				   path);
 	if (!S_ISDIR(st.st_mode)) {
 		if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 			return mig_err_set(err, errno, "unlink %s", path);
@@ -242,8 +243,8 @@ int fs_remove_tree(const char *dir, struct mig_err **err)
 	size_t n = mounts_below(real, &m);
 	free_list(m, n);
 	if (n)
-		return mig_err_set(err, 0, "refusing to remove %s: %zu mount point%s below it",
-				   dir, n, n == 1 ? " is" : "s are");
+		return mig_err_set(err, 0, "refusing to remove %s: %zu mount point%s below it", dir,
+				   n, n == 1 ? " is" : "s are");
 	char *slash = strrchr(real, '/');
 	char *parent = slash == real ? mig_xstrdup("/") : strndup(real, (size_t)(slash - real));
 	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -20,9 +20,9 @@ int technique_parse(const char *s, enum technique *t)
 		const char *name;
 		enum technique t;
 	} names[] = {
-		{"cold", TECH_COLD},	      {"pre-copy", TECH_PRECOPY}, {"precopy", TECH_PRECOPY},
-		{"post-copy", TECH_POSTCOPY}, {"postcopy", TECH_POSTCOPY}, {"lazy", TECH_POSTCOPY},
-		{"hybrid", TECH_HYBRID},
+	    {"cold", TECH_COLD},	  {"pre-copy", TECH_PRECOPY},  {"precopy", TECH_PRECOPY},
+	    {"post-copy", TECH_POSTCOPY}, {"postcopy", TECH_POSTCOPY}, {"lazy", TECH_POSTCOPY},
+	    {"hybrid", TECH_HYBRID},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!strcasecmp(s, names[i].name)) {
@@ -57,7 +57,8 @@ int cli_valid_name(const char *name)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		int alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 		if (!alnum && (i == 0 || !strchr("_.-", c)))
 			return 0;
 	}
@@ -77,40 +78,41 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 
 void cli_src_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: migrate-src [OPTIONS] CONTAINER [USER@]DEST [PRE [LAZY]]\n"
-		"Migrate the running runC container CONTAINER to the host DEST, where migrate-dst runs.\n"
-		"\n"
-		"PRE and LAZY are the original scripts' booleans (True/False, 1/0, yes/no):\n"
-		"  False False = cold, True False = pre-copy, False True = post-copy, True True = hybrid.\n"
-		"\n"
-		"Options:\n"
-		"  -t, --technique T      cold|pre-copy|post-copy|hybrid (default cold)\n"
-		"  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
-		"  -p, --port PORT        migrate-dst's control port (default %d)\n"
-		"      --direct           reach the control port over plain TCP, not through SSH\n"
-		"      --ssh-port PORT    SSH port of DEST (default 22)\n"
-		"      --ssh-user USER    SSH user on DEST (default root)\n"
-		"  -i, --identity FILE    SSH private key (default: agent and ~/.ssh/id_*)\n"
-		"      --known-hosts FILE known_hosts file for DEST's host key (default ~/.ssh/known_hosts)\n"
-		"      --runc PATH        runc binary (default runc)\n"
-		"      --runc-root DIR    runc state root (default: runc's own)\n"
-		"      --no-rootfs-sync   do not copy the bundle's rootfs (it is shared by both hosts)\n"
-		"      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
-		"      --json             print the report as one JSON line on stdout\n"
-		"  -v, --verbose          debug output;  -q, --quiet  errors only\n"
-		"  -h, --help             this help;     -V, --version  version\n"
-		"\n"
-		"Exit codes:\n"
-		"  0  migrated: the container runs on DEST and is gone from this host\n"
-		"  1  usage error\n"
-		"  2  refused before the container was touched (it still runs here)\n"
-		"  3  failed after the checkpoint; the container was restored and runs here again\n"
-		"  4  failed and the container runs nowhere: the message says where its image is\n"
-		"\n"
-		"Set CRIU_FAULT=130 in the environment on hosts where CRIU's dump hangs (no hardware\n"
-		"breakpoints, as in some VMs); see docs/troubleshooting.md.\n",
-		DEFAULT_BASE_DIR, DEFAULT_PORT, DEFAULT_TIMEOUT_S);
+	fprintf(
+	    out,
+	    "Usage: migrate-src [OPTIONS] CONTAINER [USER@]DEST [PRE [LAZY]]\n"
+	    "Migrate the running runC container CONTAINER to the host DEST, where migrate-dst runs.\n"
+	    "\n"
+	    "PRE and LAZY are the original scripts' booleans (True/False, 1/0, yes/no):\n"
+	    "  False False = cold, True False = pre-copy, False True = post-copy, True True = hybrid.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -t, --technique T      cold|pre-copy|post-copy|hybrid (default cold)\n"
+	    "  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
+	    "  -p, --port PORT        migrate-dst's control port (default %d)\n"
+	    "      --direct           reach the control port over plain TCP, not through SSH\n"
+	    "      --ssh-port PORT    SSH port of DEST (default 22)\n"
+	    "      --ssh-user USER    SSH user on DEST (default root)\n"
+	    "  -i, --identity FILE    SSH private key (default: agent and ~/.ssh/id_*)\n"
+	    "      --known-hosts FILE known_hosts file for DEST's host key (default ~/.ssh/known_hosts)\n"
+	    "      --runc PATH        runc binary (default runc)\n"
+	    "      --runc-root DIR    runc state root (default: runc's own)\n"
+	    "      --no-rootfs-sync   do not copy the bundle's rootfs (it is shared by both hosts)\n"
+	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
+	    "      --json             print the report as one JSON line on stdout\n"
+	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
+	    "  -h, --help             this help;     -V, --version  version\n"
+	    "\n"
+	    "Exit codes:\n"
+	    "  0  migrated: the container runs on DEST and is gone from this host\n"
+	    "  1  usage error\n"
+	    "  2  refused before the container was touched (it still runs here)\n"
+	    "  3  failed after the checkpoint; the container was restored and runs here again\n"
+	    "  4  failed and the container runs nowhere: the message says where its image is\n"
+	    "\n"
+	    "Set CRIU_FAULT=130 in the environment on hosts where CRIU's dump hangs (no hardware\n"
+	    "breakpoints, as in some VMs); see docs/troubleshooting.md.\n",
+	    DEFAULT_BASE_DIR, DEFAULT_PORT, DEFAULT_TIMEOUT_S);
 }
 
 void cli_dst_usage(FILE *out)
@@ -153,8 +155,8 @@ enum {
 };
 
 /* Sets the technique from PRE and LAZY, and checks it against an explicit --technique. */
-static int positional_technique(struct src_opts *o, int have_t, const char *pre,
-				const char *lazy, struct mig_err **err)
+static int positional_technique(struct src_opts *o, int have_t, const char *pre, const char *lazy,
+				struct mig_err **err)
 {
 	int p = 0, l = 0;
 	if (cli_parse_bool(pre, &p) < 0)
@@ -192,24 +194,24 @@ static int src_dest(struct src_opts *o, const char *dest, int have_user, struct 
 int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct mig_err **err)
 {
 	static const struct option lopts[] = {
-		{"technique", required_argument, NULL, 't'},
-		{"base-dir", required_argument, NULL, 'b'},
-		{"port", required_argument, NULL, 'p'},
-		{"identity", required_argument, NULL, 'i'},
-		{"ssh-port", required_argument, NULL, OPT_SSH_PORT},
-		{"ssh-user", required_argument, NULL, OPT_SSH_USER},
-		{"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
-		{"runc", required_argument, NULL, OPT_RUNC},
-		{"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"direct", no_argument, NULL, OPT_DIRECT},
-		{"no-rootfs-sync", no_argument, NULL, OPT_NO_ROOTFS_SYNC},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"technique", required_argument, NULL, 't'},
+	    {"base-dir", required_argument, NULL, 'b'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"identity", required_argument, NULL, 'i'},
+	    {"ssh-port", required_argument, NULL, OPT_SSH_PORT},
+	    {"ssh-user", required_argument, NULL, OPT_SSH_USER},
+	    {"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
+	    {"runc", required_argument, NULL, OPT_RUNC},
+	    {"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"direct", no_argument, NULL, OPT_DIRECT},
+	    {"no-rootfs-sync", no_argument, NULL, OPT_NO_ROOTFS_SYNC},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->base_dir = DEFAULT_BASE_DIR;
@@ -293,8 +295,9 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	}
 	int npos = argc - optind;
 	if (npos < 2 || npos > 4)
-		return mig_err_set(err, 0, "expected CONTAINER DEST [PRE [LAZY]], got %d argument%s",
-				   npos, npos == 1 ? "" : "s");
+		return mig_err_set(err, 0,
+				   "expected CONTAINER DEST [PRE [LAZY]], got %d argument%s", npos,
+				   npos == 1 ? "" : "s");
 	o->container = argv[optind];
 	if (!cli_valid_name(o->container))
 		return mig_err_set(err, 0,
@@ -312,19 +315,19 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 int cli_parse_dst(int argc, char **argv, struct dst_opts *o, FILE *out, struct mig_err **err)
 {
 	static const struct option lopts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"port", required_argument, NULL, 'p'},
-		{"base-dir", required_argument, NULL, 'b'},
-		{"runc", required_argument, NULL, OPT_RUNC},
-		{"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"once", no_argument, NULL, OPT_ONCE},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"base-dir", required_argument, NULL, 'b'},
+	    {"runc", required_argument, NULL, OPT_RUNC},
+	    {"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"once", no_argument, NULL, OPT_ONCE},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->listen_addr = "127.0.0.1";

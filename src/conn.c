@@ -54,8 +54,8 @@ static int fd_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			if (errno == ECONNRESET)
-				return mig_err_set(err, 0, "read from %s: connection closed (reset)",
-						   c->peer);
+				return mig_err_set(
+				    err, 0, "read from %s: connection closed (reset)", c->peer);
 			return mig_err_set(err, errno, "read from %s", c->peer);
 		}
 		got += (size_t)r;
@@ -132,8 +132,7 @@ static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int
 	return 0;
 }
 
-struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms,
-				  struct mig_err **err)
+struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms, struct mig_err **err)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
 	struct addrinfo *res = NULL;

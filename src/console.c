@@ -113,9 +113,11 @@ static int start_keeper(int master, const char *log_path, pid_t *keeper, struct 
 			signal(SIGHUP, SIG_IGN);
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
-			int log = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND |
-							  O_CLOEXEC | O_NOFOLLOW, 0600)
-					   : -1;
+			int log =
+			    log_path
+				? open(log_path,
+				       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)
+				: -1;
 			int keep[] = {master, log, pfd[1]};
 			for (int fd = 0; fd < 1024; fd++)
 				if (fd != keep[0] && fd != keep[1] && fd != keep[2])

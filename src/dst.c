@@ -22,7 +22,7 @@
 /* A peer that starts a message must finish it within this time (a slow sender is dropped);
  * between messages it may be silent for as long as a migration step can take. */
 #define FRAME_TIMEOUT_MS 10000
-#define MAX_HANDLERS 16
+#define MAX_HANDLERS	 16
 
 static volatile sig_atomic_t stop_requested;
 
@@ -313,8 +313,8 @@ static void peer_name(const struct sockaddr_storage *ss, socklen_t sl, char *buf
 }
 
 /* Runs in the forked handler. */
-static void __attribute__((noreturn)) serve_child(struct dst_ctx *d, int lfd, int cfd,
-						  const char *peer)
+static void __attribute__((noreturn))
+serve_child(struct dst_ctx *d, int lfd, int cfd, const char *peer)
 {
 	close(lfd);
 	signal(SIGTERM, on_stop);

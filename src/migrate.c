@@ -30,7 +30,7 @@ struct mig {
 	struct mig_report *r;
 	struct runc_ctx runc;
 	struct bundle_info b;
-	char *image;      /* BUNDLE/image on the source */
+	char *image; /* BUNDLE/image on the source */
 	struct mig_ssh *ssh;
 	struct mig_conn *ctl;
 	struct xfer_ctx xfer;
@@ -64,7 +64,8 @@ static int local_checks(struct mig *m, struct mig_err **err)
 	if (runc_state(&m->runc, o->container, &st, err) < 0)
 		return mig_err_wrap(err, "source");
 	if (st != RUNC_RUNNING)
-		return mig_err_set(err, 0, "container %s is %s on this host (runc root %s), not "
+		return mig_err_set(err, 0,
+				   "container %s is %s on this host (runc root %s), not "
 				   "running",
 				   o->container, runc_status_name(st),
 				   m->runc.root ? m->runc.root : RUNC_DEFAULT_ROOT);
@@ -91,6 +92,11 @@ static int open_control(struct mig *m, struct mig_err **err)
 	return m->ctl ? 0 : -1;
 }
 
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s ? s : dflt;
+}
+
 static int hello_and_check(struct mig *m, struct mig_err **err)
 {
 	cJSON *req = proto_msg("hello");
@@ -102,8 +108,8 @@ static int hello_and_check(struct mig *m, struct mig_err **err)
 	if (base)
 		m->dst_bundle = mig_strdup_printf("%s/%s", base, m->o->container);
 	log_debug("destination: runc %s, criu %s, base dir %s",
-		  proto_get_str(rep, "runc_version", 0, NULL) ?: "?",
-		  proto_get_str(rep, "criu_version", 0, NULL) ?: "?", base ? base : "?");
+		  str_or(proto_get_str(rep, "runc_version", 0, NULL), "?"),
+		  str_or(proto_get_str(rep, "criu_version", 0, NULL), "?"), base ? base : "?");
 	cJSON_Delete(rep);
 	if (!base)
 		return mig_err_wrap(err, "hello reply");
@@ -206,10 +212,11 @@ static int checkpoint(struct mig *m)
 	enum runc_status st = recover_source(m);
 	char *msg;
 	if (timed_out)
-		mig_err_wrap(&e, "checkpoint did not finish in %d s and was stopped (if CRIU "
-				 "hangs after 'new_sp=' in dump.log, this host has no working "
-				 "hardware breakpoints: run with CRIU_FAULT=130 in the "
-				 "environment)",
+		mig_err_wrap(&e,
+			     "checkpoint did not finish in %d s and was stopped (if CRIU "
+			     "hangs after 'new_sp=' in dump.log, this host has no working "
+			     "hardware breakpoints: run with CRIU_FAULT=130 in the "
+			     "environment)",
 			     m->o->timeout_s);
 	else
 		mig_err_wrap(&e, "checkpoint");
@@ -289,10 +296,10 @@ static int freeze_and_move(struct mig *m)
 		int rc;
 		if (unknown) {
 			char *msg = mig_strdup_printf(
-				"%s: the container may or may not be running on %s; check "
-				"`runc list` there before doing anything; its checkpoint image "
-				"is in %s on this host",
-				mig_err_msg(e), m->o->dest_host, m->image);
+			    "%s: the container may or may not be running on %s; check "
+			    "`runc list` there before doing anything; its checkpoint image "
+			    "is in %s on this host",
+			    mig_err_msg(e), m->o->dest_host, m->image);
 			report_fail(m->r, EXIT_NEEDS_HUMAN, msg);
 			free(msg);
 			rc = EXIT_NEEDS_HUMAN;
@@ -323,8 +330,8 @@ int migrate_run(const struct src_opts *o, struct mig_report *r)
 {
 	struct mig m = {.o = o, .r = r};
 	m.t_start = proc_now_ms();
-	m.runc = (struct runc_ctx){.runc = o->runc, .root = o->runc_root,
-				   .timeout_ms = o->timeout_s * 1000};
+	m.runc = (struct runc_ctx){
+	    .runc = o->runc, .root = o->runc_root, .timeout_ms = o->timeout_s * 1000};
 	m.xfer = (struct xfer_ctx){.host = o->dest_host,
 				   .user = o->ssh_user,
 				   .ssh_port = o->ssh_port,

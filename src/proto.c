@@ -171,8 +171,7 @@ int proto_get_num(const cJSON *obj, const char *key, double *out, int required,
 	return -1;
 }
 
-int proto_get_bool(const cJSON *obj, const char *key, int *out, int required,
-		   struct mig_err **err)
+int proto_get_bool(const cJSON *obj, const char *key, int *out, int required, struct mig_err **err)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (cJSON_IsBool(it)) {

@@ -51,8 +51,7 @@ char *runc_clean_stderr(const char *tail)
 }
 
 /* proc_result_err quoting runc's messages without logrus decoration. */
-static int runc_result_err(const char *const argv[], struct proc_result *res,
-			   struct mig_err **err)
+static int runc_result_err(const char *const argv[], struct proc_result *res, struct mig_err **err)
 {
 	char *clean = runc_clean_stderr(res->err_tail);
 	free(res->err_tail);
@@ -225,8 +224,8 @@ char *criu_log_excerpt(const char *path)
 			*next = '\0';
 		/* Without CAP_SYS_RESOURCE every CRIU run logs this; it is harmless. */
 		if (strstr(line, "Error (") && !strstr(line, "Can't setup RLIMIT_NOFILE")) {
-			used += (size_t)snprintf(out + used, 1024 - used, "%s%s", n ? " | " : "",
-						 line);
+			used +=
+			    (size_t)snprintf(out + used, 1024 - used, "%s%s", n ? " | " : "", line);
 			n++;
 			if (used >= 1023)
 				break;

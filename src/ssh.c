@@ -125,8 +125,8 @@ static int chan_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_m
 				return mig_err_set(err, 0, "read from %s: timed out", c->peer);
 			slice = left < slice ? (int)left : slice;
 		}
-		int r = ssh_channel_read_timeout(sc->chan, (char *)buf + got, (uint32_t)(n - got), 0,
-						 slice);
+		int r = ssh_channel_read_timeout(sc->chan, (char *)buf + got, (uint32_t)(n - got),
+						 0, slice);
 		if (r == SSH_ERROR)
 			return mig_err_set(err, 0, "read from %s: ssh channel error", c->peer);
 		if (r == 0 && (ssh_channel_is_eof(sc->chan) || ssh_channel_is_closed(sc->chan)))

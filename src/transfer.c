@@ -17,7 +17,8 @@
 static int quote_arg(char *buf, size_t len, const char *opt, const char *val, struct mig_err **err)
 {
 	if (strpbrk(val, "'\"\\"))
-		return mig_err_set(err, 0, "path '%s' has a quote or backslash; not supported", val);
+		return mig_err_set(err, 0, "path '%s' has a quote or backslash; not supported",
+				   val);
 	if (strpbrk(val, " \t"))
 		snprintf(buf, len, " %s '%s'", opt, val);
 	else
@@ -52,8 +53,7 @@ void xfer_argv_free(struct xfer_argv *a)
 }
 
 int xfer_build_argv(const struct xfer_ctx *x, enum xfer_kind kind, const char *const srcs[],
-		    size_t nsrcs, const char *remote_dir, struct xfer_argv *a,
-		    struct mig_err **err)
+		    size_t nsrcs, const char *remote_dir, struct xfer_argv *a, struct mig_err **err)
 {
 	memset(a, 0, sizeof(*a));
 	if (nsrcs == 0 || nsrcs > 8)
@@ -78,8 +78,8 @@ int xfer_build_argv(const struct xfer_ctx *x, enum xfer_kind kind, const char *c
 		a->argv[n++] = srcs[i];
 	/* A host with ':' is an IPv6 address: rsync wants it in brackets. */
 	int v6 = strchr(x->host, ':') != NULL;
-	a->owned[1] = mig_strdup_printf("%s%s%s:%s/", v6 ? "[" : "", x->host, v6 ? "]" : "",
-					remote_dir);
+	a->owned[1] =
+	    mig_strdup_printf("%s%s%s:%s/", v6 ? "[" : "", x->host, v6 ? "]" : "", remote_dir);
 	a->argv[n++] = a->owned[1];
 	a->argv[n] = NULL;
 	return 0;

@@ -212,3 +212,33 @@ src() {
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
 	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
 }
+
+@test "rootfs sync mirrors the container's files, deletions included; --no-rootfs-sync skips it" {
+	echo old >"$DST_BASE/c1/rootfs/stale-on-dst"
+	echo new >"$SRC_BASE/c1/rootfs/made-on-src"
+	src --no-rootfs-sync c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$DST_BASE/c1/rootfs/made-on-src" ]
+	[ -e "$DST_BASE/c1/rootfs/stale-on-dst" ]
+	[ -e "$DST_BASE/c1/image/pages-1.img" ]
+	# Back on the source, and again with the rootfs synced: an exact mirror.
+	"$FAKE_RUNC" --root "$DST_ROOT" delete -f c1
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
+	src c1 127.0.0.1
+	[ "$status" -eq 0 ]
+	[ "$(cat "$DST_BASE/c1/rootfs/made-on-src")" = new ]
+	[ ! -e "$DST_BASE/c1/rootfs/stale-on-dst" ]
+	diff -r "$SRC_BASE/c1/rootfs" "$DST_BASE/c1/rootfs"
+}
+
+@test "a rootfs outside the bundle is refused unless --no-rootfs-sync" {
+	fake_bundle "$SRC_BASE" abs1
+	jq '.root.path = "/srv/elsewhere"' "$SRC_BASE/abs1/config.json" >"$TEST_TMP/cfg" && mv "$TEST_TMP/cfg" "$SRC_BASE/abs1/config.json"
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/abs1" abs1
+	src abs1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"outside the bundle"*"--no-rootfs-sync"* ]]
+	[ "$(fake_status "$SRC_ROOT" abs1)" = running ]
+}

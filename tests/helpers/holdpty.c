@@ -20,7 +20,8 @@ int main(int argc, char **argv)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[1]);
 	cs.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (cs.fd < 0 || bind(cs.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(cs.fd, 1) < 0) {
+	if (cs.fd < 0 || bind(cs.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(cs.fd, 1) < 0) {
 		fprintf(stderr, "holdpty: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}

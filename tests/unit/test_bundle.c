@@ -52,8 +52,9 @@ static void test_load(void **state)
 	char dir[128];
 	snprintf(dir, sizeof(dir), "%s/c1", tmp);
 	mkdir(dir, 0755);
-	write_file(dir, "config.json",
-		   "{\"process\":{\"terminal\":true,\"args\":[\"sh\"]},\"root\":{\"path\":\"rfs\"}}");
+	write_file(
+	    dir, "config.json",
+	    "{\"process\":{\"terminal\":true,\"args\":[\"sh\"]},\"root\":{\"path\":\"rfs\"}}");
 	struct bundle_info b;
 	struct mig_err *err = NULL;
 	assert_int_equal(bundle_load(tmp, "c1", &b, &err), 0);
@@ -93,7 +94,7 @@ static void test_tree_size_and_remove(void **state)
 	assert_int_equal(fs_tree_size(dir), 15);
 	assert_int_equal(fs_remove_tree(dir, &err), 0);
 	assert_false(fs_exists(dir));
-	assert_true(fs_exists("/etc/passwd")); /* the link's target survives */
+	assert_true(fs_exists("/etc/passwd"));		/* the link's target survives */
 	assert_int_equal(fs_remove_tree(dir, &err), 0); /* missing: not an error */
 	assert_int_equal(fs_tree_size(dir), 0);
 }
@@ -142,10 +143,10 @@ static void test_tail(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tree_size_and_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_refuses_mount_point, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tree_size_and_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_refuses_mount_point, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,10 +52,10 @@ static void test_seed_booleans(void **state)
 		const char *pre, *lazy;
 		enum technique t;
 	} cases[] = {
-		{"False", "False", TECH_COLD},	 {"True", "False", TECH_PRECOPY},
-		{"False", "True", TECH_POSTCOPY}, {"True", "True", TECH_HYBRID},
-		{"0", "1", TECH_POSTCOPY},	 {"yes", "no", TECH_PRECOPY},
-		{"TRUE", "true", TECH_HYBRID},	 {"no", "No", TECH_COLD},
+	    {"False", "False", TECH_COLD},    {"True", "False", TECH_PRECOPY},
+	    {"False", "True", TECH_POSTCOPY}, {"True", "True", TECH_HYBRID},
+	    {"0", "1", TECH_POSTCOPY},	      {"yes", "no", TECH_PRECOPY},
+	    {"TRUE", "true", TECH_HYBRID},    {"no", "No", TECH_COLD},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct src_opts o;
@@ -90,9 +90,8 @@ static void test_technique_option_and_conflict(void **state)
 	struct mig_err *err = NULL;
 	assert_int_equal(parse_src(&o, &err, "-t", "post-copy", "c1", "h", NULL), CLI_OK);
 	assert_int_equal(o.technique, TECH_POSTCOPY);
-	assert_int_equal(parse_src(&o, &err, "--technique", "hybrid", "c1", "h", "True", "True",
-				   NULL),
-			 CLI_OK);
+	assert_int_equal(
+	    parse_src(&o, &err, "--technique", "hybrid", "c1", "h", "True", "True", NULL), CLI_OK);
 	assert_int_equal(o.technique, TECH_HYBRID);
 	assert_int_equal(parse_src(&o, &err, "-t", "cold", "c1", "h", "True", "False", NULL),
 			 CLI_USAGE);
@@ -205,8 +204,8 @@ static void test_dst(void **state)
 	assert_string_equal(o.listen_addr, "127.0.0.1");
 	assert_int_equal(o.port, 18863);
 	assert_string_equal(o.base_dir, "/runc/containers");
-	char *argv2[] = {"migrate-dst", "-l", "0.0.0.0", "-p", "0", "-b", "/b", "--runc", "r",
-			 "--runc-root", "/rr", "--once", "--json", NULL};
+	char *argv2[] = {"migrate-dst", "-l", "0.0.0.0",     "-p",  "0",      "-b",	"/b",
+			 "--runc",	"r",  "--runc-root", "/rr", "--once", "--json", NULL};
 	assert_int_equal(cli_parse_dst(13, argv2, &o, stdout, &err), CLI_OK);
 	assert_string_equal(o.listen_addr, "0.0.0.0");
 	assert_int_equal(o.port, 0);
@@ -220,15 +219,15 @@ static void test_dst(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_seed_booleans),
-		cmocka_unit_test(test_bad_booleans),
-		cmocka_unit_test(test_technique_option_and_conflict),
-		cmocka_unit_test(test_options),
-		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test(test_help_version),
-		cmocka_unit_test(test_valid_names),
-		cmocka_unit_test(test_dst),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_seed_booleans),
+	    cmocka_unit_test(test_bad_booleans),
+	    cmocka_unit_test(test_technique_option_and_conflict),
+	    cmocka_unit_test(test_options),
+	    cmocka_unit_test(test_usage_errors),
+	    cmocka_unit_test(test_help_version),
+	    cmocka_unit_test(test_valid_names),
+	    cmocka_unit_test(test_dst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

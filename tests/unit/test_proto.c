@@ -205,15 +205,15 @@ static void test_send_recv_and_call(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encode_decode_roundtrip),
-		cmocka_unit_test(test_frame_len_big_endian),
-		cmocka_unit_test(test_frame_len_over_limit),
-		cmocka_unit_test(test_encode_oversize_refused),
-		cmocka_unit_test(test_decode_rejects_bad_envelopes),
-		cmocka_unit_test(test_decode_accepts_whitespace_tail),
-		cmocka_unit_test(test_decode_deep_nesting_does_not_crash),
-		cmocka_unit_test(test_typed_getters),
-		cmocka_unit_test(test_send_recv_and_call),
+	    cmocka_unit_test(test_encode_decode_roundtrip),
+	    cmocka_unit_test(test_frame_len_big_endian),
+	    cmocka_unit_test(test_frame_len_over_limit),
+	    cmocka_unit_test(test_encode_oversize_refused),
+	    cmocka_unit_test(test_decode_rejects_bad_envelopes),
+	    cmocka_unit_test(test_decode_accepts_whitespace_tail),
+	    cmocka_unit_test(test_decode_deep_nesting_does_not_crash),
+	    cmocka_unit_test(test_typed_getters),
+	    cmocka_unit_test(test_send_recv_and_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

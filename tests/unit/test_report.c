@@ -50,9 +50,9 @@ static void test_json_fields(void **state)
 	assert_null(strchr(s, '\n'));
 	cJSON *o = cJSON_Parse(s);
 	assert_non_null(o);
-	static const char *const keys[] = {"container", "technique", "ok",	   "dump_ms",
-					   "dump_bytes", "xfer_ms",   "xfer_bytes", "restore_ms",
-					   "downtime_ms", "total_ms", "error",	   "pre_dumps"};
+	static const char *const keys[] = {"container",	  "technique", "ok",	     "dump_ms",
+					   "dump_bytes",  "xfer_ms",   "xfer_bytes", "restore_ms",
+					   "downtime_ms", "total_ms",  "error",	     "pre_dumps"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		assert_non_null(cJSON_GetObjectItemCaseSensitive(o, keys[i]));
 	assert_string_equal(cJSON_GetObjectItem(o, "container")->valuestring, "c1");
@@ -116,10 +116,10 @@ static void test_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fmt_bytes),
-		cmocka_unit_test(test_json_fields),
-		cmocka_unit_test(test_json_failure_and_pre_dumps),
-		cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_fmt_bytes),
+	    cmocka_unit_test(test_json_fields),
+	    cmocka_unit_test(test_json_failure_and_pre_dumps),
+	    cmocka_unit_test(test_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

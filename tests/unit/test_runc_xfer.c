@@ -43,8 +43,8 @@ static void test_restore_argv(void **state)
 {
 	(void)state;
 	struct runc_ctx rc = {.runc = "/usr/sbin/runc", .root = "/run/d"};
-	struct runc_restore r = {.bundle = "/b/c1", .image_path = "/b/c1/image",
-				 .work_path = "/b/c1/work"};
+	struct runc_restore r = {
+	    .bundle = "/b/c1", .image_path = "/b/c1/image", .work_path = "/b/c1/work"};
 	const char *argv[RUNC_MAX_ARGS];
 	runc_restore_argv(&rc, "c1", &r, argv);
 	assert_argv(argv, "/usr/sbin/runc --root /run/d restore -d --image-path /b/c1/image "
@@ -103,9 +103,10 @@ static void test_criu_log_excerpt(void **state)
 static void test_runc_clean_stderr(void **state)
 {
 	(void)state;
-	char *c = runc_clean_stderr("time=\"2026-11-25T21:42:49Z\" level=error msg=\"container still "
-				    "running\" | time=\"x\" level=error msg=\"criu failed: type "
-				    "NOTIFY errno 0\\nlog file: dump.log\"");
+	char *c =
+	    runc_clean_stderr("time=\"2026-11-25T21:42:49Z\" level=error msg=\"container still "
+			      "running\" | time=\"x\" level=error msg=\"criu failed: type "
+			      "NOTIFY errno 0\\nlog file: dump.log\"");
 	assert_string_equal(c, "container still running; criu failed: type NOTIFY errno 0 log "
 			       "file: dump.log");
 	free(c);
@@ -120,8 +121,11 @@ static void test_runc_clean_stderr(void **state)
 static void test_rsync_argv(void **state)
 {
 	(void)state;
-	struct xfer_ctx x = {.host = "10.0.0.2", .user = "root", .ssh_port = 2222,
-			     .identity = "/root/.ssh/id", .known_hosts = "/tmp/kh"};
+	struct xfer_ctx x = {.host = "10.0.0.2",
+			     .user = "root",
+			     .ssh_port = 2222,
+			     .identity = "/root/.ssh/id",
+			     .known_hosts = "/tmp/kh"};
 	const char *srcs[] = {"/b/c1/rootfs", "/b/c1/image"};
 	struct xfer_argv a;
 	struct mig_err *err = NULL;
@@ -165,13 +169,10 @@ static void test_rsync_stats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_checkpoint_argv),
-		cmocka_unit_test(test_restore_argv),
-		cmocka_unit_test(test_versions_and_state),
-		cmocka_unit_test(test_criu_log_excerpt),
-		cmocka_unit_test(test_runc_clean_stderr),
-		cmocka_unit_test(test_rsync_argv),
-		cmocka_unit_test(test_rsync_stats),
+	    cmocka_unit_test(test_checkpoint_argv),    cmocka_unit_test(test_restore_argv),
+	    cmocka_unit_test(test_versions_and_state), cmocka_unit_test(test_criu_log_excerpt),
+	    cmocka_unit_test(test_runc_clean_stderr),  cmocka_unit_test(test_rsync_argv),
+	    cmocka_unit_test(test_rsync_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
