@@ -8,9 +8,11 @@
 
 #include "err.h"
 
-#define DEFAULT_BASE_DIR  "/runc/containers"
-#define DEFAULT_PORT	  18863
-#define DEFAULT_TIMEOUT_S 300
+#define DEFAULT_BASE_DIR	 "/runc/containers"
+#define DEFAULT_PORT		 18863
+#define DEFAULT_TIMEOUT_S	 300
+#define DEFAULT_PAGE_SERVER_PORT 27 /* as in the seed */
+#define MAX_PRE_DUMPS		 64
 
 enum cli_rc { CLI_OK = 0, CLI_EXIT = 1, CLI_USAGE = -1 };
 
@@ -42,7 +44,13 @@ struct src_opts {
 	int direct;
 	int no_rootfs_sync;
 	int timeout_s;
-	int verbose; /* -1 quiet, 0 normal, 1 debug */
+	int pre_dumps;		      /* pre-copy rounds (default 1, the seed's behaviour) */
+	long long converge_bytes;     /* stop the rounds once one dumps less (0: never) */
+	const char *page_server_addr; /* NULL: the local address of the SSH/control connection */
+	int page_server_port;
+	int no_sysctl;	  /* refuse instead of raising fs.pipe-max-size */
+	const char *criu; /* criu binary for feature checks; passed to runc with --criu */
+	int verbose;	  /* -1 quiet, 0 normal, 1 debug */
 	char dest_buf[256];
 };
 
@@ -52,6 +60,7 @@ struct dst_opts {
 	const char *base_dir;
 	const char *runc;
 	const char *runc_root;
+	const char *criu; /* criu binary (feature checks, lazy-pages daemon) */
 	int once;
 	int json;
 	int timeout_s;

@@ -28,4 +28,7 @@ struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms, st
 /* The socket behind a conn made by conn_from_fd/conn_tcp_connect, or -1 for other kinds. */
 int conn_fd(const struct mig_conn *c);
 
+/* The numeric local address of a connected socket ("10.0.0.1"), into buf. */
+int sock_local_addr(int fd, char *buf, size_t len, struct mig_err **err);
+
 #endif

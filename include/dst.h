@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "conn.h"
+#include "proc.h"
 #include "report.h"
 #include "runc.h"
 
@@ -33,6 +34,10 @@ struct dst_session {
 	struct mig_report report;
 	int restore_tried;
 	long long start_ms;
+	long long restore_done_ms;
+	struct proc lazy; /* post-copy: the criu lazy-pages daemon */
+	int lazy_running;
+	char *lazy_log;
 };
 
 int dst_ctx_init(struct dst_ctx *d, const struct dst_opts *o, struct mig_err **err);

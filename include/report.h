@@ -30,6 +30,9 @@ struct mig_report {
 	long long restore_ms;  /* runc restore on the destination */
 	long long downtime_ms; /* checkpoint start -> destination reports the container running */
 	long long total_ms;
+	long long lazy_ms;	  /* post-copy: container running -> all pages on the destination */
+	long long lazy_bytes;	  /* post-copy: bytes of memory fetched lazily */
+	long long page_server_ms; /* post-copy: restore reply -> the source's page server exited */
 	size_t n_pre;
 	struct report_pre_dump pre[REPORT_MAX_PRE];
 };

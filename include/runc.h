@@ -7,14 +7,17 @@
 #define MIG_RUNC_H
 
 #include "err.h"
+#include "proc.h"
 
 /* runc's own default state root for root; needed to find leftover mounts below it. */
 #define RUNC_DEFAULT_ROOT "/run/runc"
 #define RUNC_MAX_ARGS	  40
+#define RUNC_FD_BUF	  16 /* room for the --status-fd number */
 
 struct runc_ctx {
 	const char *runc; /* binary, "runc" by default */
 	const char *root; /* --root, or NULL for runc's default */
+	const char *criu; /* --criu, or NULL for runc's default ("criu") */
 	int timeout_ms;	  /* for checkpoint/restore; quick queries use a shorter one */
 };
 
@@ -35,6 +38,9 @@ struct runc_ckpt {
 	const char *parent_path; /* pre-copy: the previous dump, relative to image_path */
 	int pre_dump;
 	int leave_running;
+	int lazy;		 /* post-copy: --lazy-pages, serving pages from page_server */
+	const char *page_server; /* "ADDR:PORT" */
+	int status_fd;		 /* inherited fd runc writes a byte to when the image is ready */
 };
 
 struct runc_restore {
@@ -42,11 +48,13 @@ struct runc_restore {
 	const char *image_path;
 	const char *work_path;
 	const char *console_socket; /* NULL unless the bundle's process.terminal is true */
+	int lazy;		    /* post-copy: pages come from a running criu lazy-pages */
 };
 
-/* Fill argv (at most RUNC_MAX_ARGS entries, NULL-terminated); strings are not copied. */
+/* Fill argv (at most RUNC_MAX_ARGS entries, NULL-terminated); strings are not copied, except
+ * the status fd's number, which goes into fd_buf. */
 void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
-			  const char *argv[RUNC_MAX_ARGS]);
+			  const char *argv[RUNC_MAX_ARGS], char fd_buf[RUNC_FD_BUF]);
 void runc_restore_argv(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
 		       const char *argv[RUNC_MAX_ARGS]);
 
@@ -60,12 +68,21 @@ int criu_version(char **version, struct mig_err **err);
 int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st,
 	       struct mig_err **err);
 
-/* Parses `runc state` JSON output. */
-enum runc_status runc_parse_state(const char *json);
+/* runc_state, also giving the container's init PID (0 when absent). */
+int runc_state_pid(const struct runc_ctx *rc, const char *name, enum runc_status *st, int *pid,
+		   struct mig_err **err);
+
+/* Parses `runc state` JSON output; *pid (if non-NULL) gets its "pid". */
+enum runc_status runc_parse_state(const char *json, int *pid);
 
 /* runc checkpoint.  On failure the error quotes dump.log; *timed_out tells a hang apart. */
 int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
 		    int *timed_out, struct mig_err **err);
+
+/* Starts a lazy checkpoint in the background (it serves pages until the destination has
+ * them all); c->status_fd is passed on to runc. */
+int runc_checkpoint_spawn(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+			  struct proc *p, struct mig_err **err);
 
 /* runc restore -d.  On failure the error quotes restore.log from the work dir. */
 int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,

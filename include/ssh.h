@@ -28,6 +28,9 @@ struct mig_ssh *mig_ssh_connect(const struct ssh_opts *o, struct mig_err **err);
 struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 				 struct mig_err **err);
 
+/* The socket of the SSH connection (to learn this host's address towards the peer). */
+int mig_ssh_fd(struct mig_ssh *s);
+
 /* Closes the session; every conn from mig_ssh_forward must be closed first. */
 void mig_ssh_close(struct mig_ssh *s);
 

@@ -76,6 +76,29 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+/* "1048576", "512K", "16M", "1G" (powers of 1024). */
+static int parse_size(const char *s, long long *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	long long mult = 1;
+	if (*end == 'K' || *end == 'k')
+		mult = 1LL << 10;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1LL << 20;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1LL << 30;
+	if (mult > 1)
+		end++;
+	if (*end || v > LLONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
 void cli_src_usage(FILE *out)
 {
 	fprintf(
@@ -98,6 +121,13 @@ void cli_src_usage(FILE *out)
 	    "      --runc PATH        runc binary (default runc)\n"
 	    "      --runc-root DIR    runc state root (default: runc's own)\n"
 	    "      --no-rootfs-sync   do not copy the bundle's rootfs (it is shared by both hosts)\n"
+	    "      --pre-dumps N      pre-copy/hybrid: pre-dump rounds before the final one (default 1)\n"
+	    "      --converge BYTES   stop the rounds early once one dumps less (K, M, G suffixes)\n"
+	    "      --page-server-addr ADDR  post-copy/hybrid: where DEST reaches this host's page\n"
+	    "                         server (default: this host's address towards DEST)\n"
+	    "      --page-server-port PORT  page server port (default %d)\n"
+	    "      --no-sysctl        post-copy/hybrid: refuse instead of raising fs.pipe-max-size\n"
+	    "      --criu PATH        criu binary (default criu)\n"
 	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
 	    "      --json             print the report as one JSON line on stdout\n"
 	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
@@ -112,7 +142,7 @@ void cli_src_usage(FILE *out)
 	    "\n"
 	    "Set CRIU_FAULT=130 in the environment on hosts where CRIU's dump hangs (no hardware\n"
 	    "breakpoints, as in some VMs); see docs/troubleshooting.md.\n",
-	    DEFAULT_BASE_DIR, DEFAULT_PORT, DEFAULT_TIMEOUT_S);
+	    DEFAULT_BASE_DIR, DEFAULT_PORT, DEFAULT_PAGE_SERVER_PORT, DEFAULT_TIMEOUT_S);
 }
 
 void cli_dst_usage(FILE *out)
@@ -128,6 +158,7 @@ void cli_dst_usage(FILE *out)
 		"  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
 		"      --runc PATH        runc binary (default runc)\n"
 		"      --runc-root DIR    runc state root (default: runc's own)\n"
+		"      --criu PATH        criu binary (default criu)\n"
 		"      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
 		"      --once             exit after one migration (exit 0 if it succeeded)\n"
 		"      --json             print each migration's report as one JSON line\n"
@@ -150,6 +181,12 @@ enum {
 	OPT_JSON,
 	OPT_DIRECT,
 	OPT_NO_ROOTFS_SYNC,
+	OPT_PRE_DUMPS,
+	OPT_CONVERGE,
+	OPT_PS_ADDR,
+	OPT_PS_PORT,
+	OPT_NO_SYSCTL,
+	OPT_CRIU,
 	OPT_TIMEOUT,
 	OPT_ONCE,
 };
@@ -206,6 +243,12 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"direct", no_argument, NULL, OPT_DIRECT},
 	    {"no-rootfs-sync", no_argument, NULL, OPT_NO_ROOTFS_SYNC},
+	    {"pre-dumps", required_argument, NULL, OPT_PRE_DUMPS},
+	    {"converge", required_argument, NULL, OPT_CONVERGE},
+	    {"page-server-addr", required_argument, NULL, OPT_PS_ADDR},
+	    {"page-server-port", required_argument, NULL, OPT_PS_PORT},
+	    {"no-sysctl", no_argument, NULL, OPT_NO_SYSCTL},
+	    {"criu", required_argument, NULL, OPT_CRIU},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -220,6 +263,9 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	o->ssh_user = "root";
 	o->runc = "runc";
 	o->timeout_s = DEFAULT_TIMEOUT_S;
+	o->pre_dumps = 1;
+	o->page_server_port = DEFAULT_PAGE_SERVER_PORT;
+	o->criu = "criu";
 	int have_t = 0, have_user = 0, c;
 	optind = 0; /* GNU: re-initialise, so tests can parse several command lines */
 	opterr = 0;
@@ -268,6 +314,29 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 			break;
 		case OPT_NO_ROOTFS_SYNC:
 			o->no_rootfs_sync = 1;
+			break;
+		case OPT_PRE_DUMPS:
+			if (parse_int(optarg, 1, MAX_PRE_DUMPS, &o->pre_dumps) < 0)
+				return mig_err_set(err, 0, "bad --pre-dumps '%s' (1-%d)", optarg,
+						   MAX_PRE_DUMPS);
+			break;
+		case OPT_CONVERGE:
+			if (parse_size(optarg, &o->converge_bytes) < 0)
+				return mig_err_set(
+				    err, 0, "bad --converge '%s' (bytes, or with K, M, G)", optarg);
+			break;
+		case OPT_PS_ADDR:
+			o->page_server_addr = optarg;
+			break;
+		case OPT_PS_PORT:
+			if (parse_int(optarg, 1, 65535, &o->page_server_port) < 0)
+				return mig_err_set(err, 0, "bad page server port '%s'", optarg);
+			break;
+		case OPT_NO_SYSCTL:
+			o->no_sysctl = 1;
+			break;
+		case OPT_CRIU:
+			o->criu = optarg;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_int(optarg, 1, 86400, &o->timeout_s) < 0)
@@ -320,6 +389,7 @@ int cli_parse_dst(int argc, char **argv, struct dst_opts *o, FILE *out, struct m
 	    {"base-dir", required_argument, NULL, 'b'},
 	    {"runc", required_argument, NULL, OPT_RUNC},
 	    {"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
+	    {"criu", required_argument, NULL, OPT_CRIU},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"once", no_argument, NULL, OPT_ONCE},
 	    {"json", no_argument, NULL, OPT_JSON},
@@ -334,6 +404,7 @@ int cli_parse_dst(int argc, char **argv, struct dst_opts *o, FILE *out, struct m
 	o->port = DEFAULT_PORT;
 	o->base_dir = DEFAULT_BASE_DIR;
 	o->runc = "runc";
+	o->criu = "criu";
 	o->timeout_s = DEFAULT_TIMEOUT_S;
 	int c;
 	optind = 0;
@@ -355,6 +426,9 @@ int cli_parse_dst(int argc, char **argv, struct dst_opts *o, FILE *out, struct m
 			break;
 		case OPT_RUNC_ROOT:
 			o->runc_root = optarg;
+			break;
+		case OPT_CRIU:
+			o->criu = optarg;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_int(optarg, 1, 86400, &o->timeout_s) < 0)

@@ -170,3 +170,16 @@ struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms, st
 	mig_err_free(&last);
 	return c;
 }
+
+int sock_local_addr(int fd, char *buf, size_t len, struct mig_err **err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return mig_err_set(err, errno, "getsockname");
+	int rc =
+	    getnameinfo((struct sockaddr *)&ss, sl, buf, (socklen_t)len, NULL, 0, NI_NUMERICHOST);
+	if (rc)
+		return mig_err_set(err, 0, "getnameinfo: %s", gai_strerror(rc));
+	return 0;
+}

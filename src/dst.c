@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "criu.h"
 #include "log.h"
 #include "proc.h"
 #include "proto.h"
@@ -23,6 +24,8 @@
  * between messages it may be silent for as long as a migration step can take. */
 #define FRAME_TIMEOUT_MS 10000
 #define MAX_HANDLERS	 16
+/* How long criu lazy-pages may take to open its socket. */
+#define LAZY_SOCKET_WAIT_MS 10000
 
 static volatile sig_atomic_t stop_requested;
 
@@ -38,6 +41,7 @@ int dst_ctx_init(struct dst_ctx *d, const struct dst_opts *o, struct mig_err **e
 	d->o = o;
 	d->runc.runc = o->runc;
 	d->runc.root = o->runc_root;
+	d->runc.criu = strcmp(o->criu, "criu") ? o->criu : NULL;
 	d->runc.timeout_ms = o->timeout_s * 1000;
 	char real[PATH_MAX];
 	if (!realpath(o->base_dir, real))
@@ -121,16 +125,49 @@ static int check_target(struct dst_ctx *d, const char *name, struct bundle_info 
 	return 0;
 }
 
+/* The request's technique ("cold" when absent). */
+static int req_technique(const cJSON *req, enum technique *t, struct mig_err **err)
+{
+	const char *tech = proto_get_str(req, "technique", 0, NULL);
+	*t = TECH_COLD;
+	if (tech && technique_parse(tech, t) < 0)
+		return mig_err_set(err, 0, "unknown technique '%.40s'", tech);
+	return 0;
+}
+
+static int is_lazy(enum technique t)
+{
+	return t == TECH_POSTCOPY || t == TECH_HYBRID;
+}
+
+/* What the technique needs on this host: lazy restores need userfaultfd. */
+static int technique_checks(struct dst_ctx *d, enum technique t, struct mig_err **err)
+{
+	int ok = 1;
+	if (is_lazy(t) && criu_has_feature(d->o->criu, "uffd-noncoop", &ok, err) < 0)
+		return -1;
+	if (!ok)
+		return mig_err_set(err, 0,
+				   "%s needs userfaultfd on the destination (criu check --feature "
+				   "uffd-noncoop fails: kernel option %s); use cold or pre-copy",
+				   technique_name(t), criu_feature_kernel_option("uffd-noncoop"));
+	return 0;
+}
+
 static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
 	struct bundle_info b;
+	enum technique t;
 	const char *name = req_name(req, &e);
-	if (!name || check_target(d, name, &b, &e) < 0)
+	if (!name || req_technique(req, &t, &e) < 0 || technique_checks(d, t, &e) < 0 ||
+	    check_target(d, name, &b, &e) < 0)
 		return reply_err(&e);
-	const char *tech = proto_get_str(req, "technique", 0, NULL);
-	report_init(&s->report, "destination", name, tech ? tech : "cold");
+	report_init(&s->report, "destination", name, technique_name(t));
+	/* Whatever an earlier migration of this container left: a fresh start. */
 	int r = restore_clear_dir(&b, "image", &e);
+	if (r == 0)
+		r = restore_clear_dir(&b, "parent", &e);
 	if (r == 0)
 		r = restore_clear_dir(&b, "work", &e);
 	cJSON *rep = r < 0 ? reply_err(&e) : proto_reply(NULL);
@@ -142,33 +179,111 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	return rep;
 }
 
+/* The page server the source runs, as the request gives it: an IP address and a port. */
+static int req_page_server(const cJSON *req, char addr[64], char port[8], struct mig_err **err)
+{
+	const char *a = proto_get_str(req, "page_server_addr", 1, err);
+	double p = 0;
+	if (!a || proto_get_num(req, "page_server_port", &p, 1, err) < 0)
+		return -1;
+	unsigned char buf[16];
+	if (strlen(a) >= 64 ||
+	    (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1))
+		return mig_err_set(err, 0, "page_server_addr is not an IP address");
+	if (p < 1 || p > 65535 || p != (int)p)
+		return mig_err_set(err, 0, "page_server_port out of range");
+	snprintf(addr, 64, "%s", a);
+	snprintf(port, 8, "%d", (int)p);
+	return 0;
+}
+
+/* Starts `criu lazy-pages` for a lazy restore and waits for its socket in the work dir,
+ * which `criu restore --lazy-pages` connects to. */
+static int start_lazy_daemon(struct dst_ctx *d, struct dst_session *s, const cJSON *req,
+			     const struct bundle_info *b, struct mig_err **err)
+{
+	char addr[64], port[8];
+	if (req_page_server(req, addr, port, err) < 0)
+		return -1;
+	char *image = bundle_path(b, "image"), *work = bundle_path(b, "work");
+	char *log = mig_strdup_printf("%s/lazy-pages.log", work);
+	char *sock = mig_strdup_printf("%s/lazy-pages.socket", work);
+	int r = fs_mkdir_p(work, 0700, err);
+	if (r == 0) {
+		const char *argv[CRIU_MAX_ARGS];
+		criu_lazy_pages_argv(d->o->criu, addr, port, image, work, log, argv);
+		struct proc_opts po = {.timeout_ms = d->o->timeout_s * 4000, .stdout_null = 1};
+		r = proc_spawn(&s->lazy, argv, &po, err);
+	}
+	if (r == 0) {
+		s->lazy_running = 1;
+		s->lazy_log = log;
+		log = NULL;
+		long long deadline = proc_now_ms() + LAZY_SOCKET_WAIT_MS;
+		struct proc_result res;
+		int w = 1;
+		while (!fs_exists(sock) && proc_now_ms() < deadline &&
+		       (w = proc_wait_for(&s->lazy, 20, &res, err)) == 1)
+			;
+		if (w == 0) {
+			const char *argv[] = {"criu lazy-pages", NULL};
+			s->lazy_running = 0;
+			r = proc_result_err(argv, &res, err);
+			if (r == 0)
+				r = mig_err_set(err, 0, "criu lazy-pages exited before serving");
+			proc_result_free(&res);
+		} else if (w < 0) {
+			r = -1;
+		} else if (!fs_exists(sock)) {
+			r = mig_err_set(err, 0, "criu lazy-pages did not start (no %s)", sock);
+		}
+	}
+	free(image);
+	free(work);
+	free(log);
+	free(sock);
+	return r;
+}
+
+static void stop_lazy_daemon(struct dst_session *s)
+{
+	if (!s->lazy_running)
+		return;
+	struct proc_result res;
+	proc_kill(&s->lazy, &res);
+	proc_result_free(&res);
+	s->lazy_running = 0;
+}
+
 static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
 	struct bundle_info b;
+	enum technique t;
 	const char *name = req_name(req, &e);
-	if (!name)
+	if (!name || req_technique(req, &t, &e) < 0)
 		return reply_err(&e);
-	const char *tech = proto_get_str(req, "technique", 0, NULL);
-	if (tech && strcmp(tech, "cold")) {
-		cJSON *rep = proto_reply("technique not implemented yet on this destination");
-		return rep;
-	}
 	if (strcmp(s->report.container, name))
-		report_init(&s->report, "destination", name, "cold");
+		report_init(&s->report, "destination", name, technique_name(t));
 	s->restore_tried = 1;
-	if (check_target(d, name, &b, &e) < 0) {
+	if (technique_checks(d, t, &e) < 0 || check_target(d, name, &b, &e) < 0) {
 		report_fail(&s->report, 1, mig_err_msg(e));
 		return reply_err(&e);
 	}
 	long long t0 = proc_now_ms();
 	char *image = bundle_path(&b, "image");
 	char *work = bundle_path(&b, "work");
-	int r = restore_container(&d->runc, name, &b, image, work, &e);
+	int r = 0;
+	if (is_lazy(t))
+		r = start_lazy_daemon(d, s, req, &b, &e);
+	if (r == 0)
+		r = restore_container(&d->runc, name, &b, image, work, is_lazy(t), &e);
 	free(work);
 	s->report.restore_ms = proc_now_ms() - t0;
+	s->restore_done_ms = proc_now_ms();
 	bundle_free(&b);
 	if (r < 0) {
+		stop_lazy_daemon(s);
 		mig_err_wrap(&e, "restore of %s on the destination", name);
 		report_fail(&s->report, 1, mig_err_msg(e));
 		free(image);
@@ -180,6 +295,41 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	s->report.dump_bytes = fs_tree_size(image);
 	free(image);
 	return rep;
+}
+
+/* After a lazy restore's reply: waits until the lazy-pages daemon has fetched every page
+ * and exited, then tells the source ("lazy_done"). */
+static void finish_lazy(struct dst_session *s, struct mig_conn *c)
+{
+	struct proc_result res;
+	struct mig_err *e = NULL;
+	cJSON *msg = proto_msg("lazy_done");
+	if (proc_wait(&s->lazy, &res, &e) < 0) {
+		cJSON_AddBoolToObject(msg, "ok", 0);
+		cJSON_AddStringToObject(msg, "error", mig_err_msg(e));
+	} else {
+		const char *argv[] = {"criu lazy-pages", NULL};
+		int ok = res.exited && res.exit_code == 0 && !res.timed_out;
+		s->report.lazy_ms = proc_now_ms() - s->restore_done_ms;
+		s->report.lazy_bytes = criu_lazy_log_bytes(s->lazy_log);
+		cJSON_AddBoolToObject(msg, "ok", ok);
+		cJSON_AddNumberToObject(msg, "lazy_ms", (double)s->report.lazy_ms);
+		if (s->report.lazy_bytes != REPORT_NONE)
+			cJSON_AddNumberToObject(msg, "lazy_bytes", (double)s->report.lazy_bytes);
+		if (!ok) {
+			proc_result_err(argv, &res, &e);
+			cJSON_AddStringToObject(msg, "error", mig_err_msg(e));
+			report_fail(&s->report, 1, mig_err_msg(e));
+		}
+		proc_result_free(&res);
+	}
+	s->lazy_running = 0;
+	mig_err_free(&e);
+	if (proto_send(c, msg, &e) < 0) {
+		log_warn("%s", mig_err_msg(e));
+		mig_err_free(&e);
+	}
+	cJSON_Delete(msg);
 }
 
 cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
@@ -264,9 +414,13 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 			mig_err_free(&e);
 		}
 		cJSON_Delete(rep);
+		if (is_restore && s.lazy_running)
+			finish_lazy(&s, c);
 		if (is_restore && s.restore_tried)
 			break;
 	}
+	stop_lazy_daemon(&s);
+	free(s.lazy_log);
 	if (!s.restore_tried)
 		return DST_NO_MIGRATION;
 	print_report(d, &s);

@@ -5,16 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundle.h"
+#include "criu.h"
 #include "log.h"
-#include "proc.h"
+#include "migrate_int.h"
 #include "proto.h"
 #include "restore.h"
-#include "runc.h"
-#include "ssh.h"
-#include "transfer.h"
-
-#define CONTROL_TIMEOUT_MS 30000
 /* A whole transfer may take long on a slow link; rsync's own --timeout ends a stalled one. */
 #define XFER_TIMEOUT_MS (6 * 3600 * 1000)
 
@@ -24,19 +19,6 @@ void migrate_request_stop(void)
 {
 	stop_flag = 1;
 }
-
-struct mig {
-	const struct src_opts *o;
-	struct mig_report *r;
-	struct runc_ctx runc;
-	struct bundle_info b;
-	char *image; /* BUNDLE/image on the source */
-	struct mig_ssh *ssh;
-	struct mig_conn *ctl;
-	struct xfer_ctx xfer;
-	char *dst_bundle; /* the bundle's path on the destination */
-	long long t_start;
-};
 
 /* Fails with "interrupted" when a stop was requested. */
 static int check_stop(struct mig_err **err)
@@ -49,9 +31,6 @@ static int check_stop(struct mig_err **err)
 static int local_checks(struct mig *m, struct mig_err **err)
 {
 	const struct src_opts *o = m->o;
-	if (o->technique != TECH_COLD)
-		return mig_err_set(err, 0, "technique %s is not implemented yet (use cold)",
-				   technique_name(o->technique));
 	if (bundle_load(o->base_dir, o->container, &m->b, err) < 0)
 		return mig_err_wrap(err, "source");
 	if (!o->no_rootfs_sync && strchr(m->b.root_path, '/'))
@@ -60,6 +39,7 @@ static int local_checks(struct mig *m, struct mig_err **err)
 				   "synced; use --no-rootfs-sync if both hosts share it",
 				   o->container, m->b.root_path);
 	m->image = bundle_path(&m->b, "image");
+	m->parent = bundle_path(&m->b, "parent");
 	enum runc_status st;
 	if (runc_state(&m->runc, o->container, &st, err) < 0)
 		return mig_err_wrap(err, "source");
@@ -69,6 +49,33 @@ static int local_checks(struct mig *m, struct mig_err **err)
 				   "running",
 				   o->container, runc_status_name(st),
 				   m->runc.root ? m->runc.root : RUNC_DEFAULT_ROOT);
+	return 0;
+}
+
+/* What the technique needs on this host, checked before anything is frozen. */
+static int technique_checks(struct mig *m, struct mig_err **err)
+{
+	if (mig_precopy(m)) {
+		int ok = 0;
+		if (criu_has_feature(m->o->criu, "mem_dirty_track", &ok, err) < 0)
+			return -1;
+		if (!ok)
+			return mig_err_set(
+			    err, 0,
+			    "%s needs memory dirty tracking, which this host lacks "
+			    "(criu check --feature mem_dirty_track fails: kernel option "
+			    "%s); use cold or post-copy",
+			    technique_name(m->o->technique),
+			    criu_feature_kernel_option("mem_dirty_track"));
+	}
+	if (mig_lazy(m)) {
+		char *note = NULL;
+		if (criu_pipe_size_prepare(m->o->no_sysctl, "/proc/sys", &note, err) < 0)
+			return -1;
+		if (note)
+			log_info("%s", note);
+		free(note);
+	}
 	return 0;
 }
 
@@ -150,21 +157,27 @@ static int presync(struct mig *m, struct mig_err **err)
 
 static int preflight(struct mig *m, struct mig_err **err)
 {
-	if (local_checks(m, err) < 0 || check_stop(err) < 0 || open_control(m, err) < 0 ||
-	    hello_and_check(m, err) < 0 || check_stop(err) < 0 || presync(m, err) < 0)
+	if (local_checks(m, err) < 0 || technique_checks(m, err) < 0 || check_stop(err) < 0 ||
+	    open_control(m, err) < 0 || hello_and_check(m, err) < 0 ||
+	    (mig_lazy(m) && postcopy_prepare(m, err) < 0) || check_stop(err) < 0 ||
+	    presync(m, err) < 0)
 		return -1;
 	return check_stop(err);
 }
 
 /* After a checkpoint that failed or hung: CRIU was killed with the container frozen, or
  * CRIU gave up; bring the container back to running where runc still knows it. */
-static enum runc_status recover_source(struct mig *m)
+static enum runc_status recover_source(struct mig *m, int killed)
 {
 	struct mig_err *e = NULL;
 	enum runc_status st = RUNC_UNKNOWN;
-	if (runc_state(&m->runc, m->o->container, &st, &e) == 0 && st == RUNC_PAUSED &&
+	int pid = 0, removed = 0;
+	if (runc_state_pid(&m->runc, m->o->container, &st, &pid, &e) == 0 && st == RUNC_PAUSED &&
 	    runc_resume(&m->runc, m->o->container, &e) == 0)
-		runc_state(&m->runc, m->o->container, &st, &e);
+		runc_state_pid(&m->runc, m->o->container, &st, &pid, &e);
+	/* CRIU unlocks the network itself when it fails; not when we had to kill it. */
+	if (!e && killed && pid > 0 && criu_unlock_network(pid, &removed, &e) == 0 && removed)
+		log_info("removed the network lock the stopped CRIU left in %s", m->o->container);
 	if (e) {
 		log_warn("recovering %s after the failed checkpoint: %s", m->o->container,
 			 mig_err_msg(e));
@@ -179,10 +192,28 @@ static int rollback(struct mig *m, struct mig_err *cause)
 {
 	char *msg = NULL;
 	struct mig_err *e = NULL;
+	int rc = EXIT_ROLLED_BACK;
+	if (mig_lazy(m)) {
+		/* A lazy image holds no memory pages: they were to come from the page server.
+		 * Stopping it is what CRIU undoes the dump on; the container then runs on. */
+		postcopy_abort(m);
+		enum runc_status st = recover_source(m, 1);
+		if (st == RUNC_RUNNING) {
+			msg = mig_strdup_printf("%s; the container is running on this host again",
+						mig_err_msg(cause));
+		} else {
+			rc = EXIT_NEEDS_HUMAN;
+			msg = mig_strdup_printf("%s; the container is %s on this host and its lazy "
+						"image (in %s) has no memory pages to restore from",
+						mig_err_msg(cause), runc_status_name(st), m->image);
+		}
+		report_fail(m->r, rc, msg);
+		free(msg);
+		return rc;
+	}
 	log_warn("%s; restoring %s on this host", mig_err_msg(cause), m->o->container);
 	char *work = bundle_path(&m->b, "work");
-	int rc = EXIT_ROLLED_BACK;
-	if (restore_container(&m->runc, m->o->container, &m->b, m->image, work, &e) == 0) {
+	if (restore_container(&m->runc, m->o->container, &m->b, m->image, work, 0, &e) == 0) {
 		msg = mig_strdup_printf("%s; the container was restored and runs on this host "
 					"again",
 					mig_err_msg(cause));
@@ -199,39 +230,56 @@ static int rollback(struct mig *m, struct mig_err *cause)
 	return rc;
 }
 
-static int checkpoint(struct mig *m)
+/* A dump (pre-dump or final) failed or hung: CRIU normally resumes the container; make sure
+ * it runs, and report.  Returns the exit code. */
+static int dump_failed(struct mig *m, struct mig_err *e, int timed_out, const char *what)
 {
-	struct mig_err *e = NULL;
-	struct runc_ckpt c = {.image_path = m->image};
-	int timed_out = 0;
-	long long t0 = proc_now_ms();
-	int r = runc_checkpoint(&m->runc, m->o->container, &c, &timed_out, &e);
-	m->r->dump_ms = proc_now_ms() - t0;
-	if (r == 0)
-		return 0;
-	enum runc_status st = recover_source(m);
-	char *msg;
+	enum runc_status st = recover_source(m, timed_out);
 	if (timed_out)
 		mig_err_wrap(&e,
-			     "checkpoint did not finish in %d s and was stopped (if CRIU "
-			     "hangs after 'new_sp=' in dump.log, this host has no working "
-			     "hardware breakpoints: run with CRIU_FAULT=130 in the "
-			     "environment)",
-			     m->o->timeout_s);
+			     "%s did not finish in %d s and was stopped (if CRIU hangs after "
+			     "'new_sp=' in dump.log, this host has no working hardware "
+			     "breakpoints: run with CRIU_FAULT=130 in the environment)",
+			     what, m->o->timeout_s);
 	else
-		mig_err_wrap(&e, "checkpoint");
+		mig_err_wrap(&e, "%s", what);
+	char *msg;
+	int rc;
 	if (st == RUNC_RUNNING) {
 		msg = mig_strdup_printf("%s; the container is running on this host again",
 					mig_err_msg(e));
-		report_fail(m->r, EXIT_ROLLED_BACK, msg);
+		rc = EXIT_ROLLED_BACK;
 	} else {
 		msg = mig_strdup_printf("%s; the container is %s on this host: check it with "
 					"runc state %s",
 					mig_err_msg(e), runc_status_name(st), m->o->container);
-		report_fail(m->r, EXIT_NEEDS_HUMAN, msg);
+		rc = EXIT_NEEDS_HUMAN;
 	}
+	report_fail(m->r, rc, msg);
 	free(msg);
 	mig_err_free(&e);
+	return rc;
+}
+
+/* The final dump: the freeze starts here. */
+static int checkpoint(struct mig *m)
+{
+	struct mig_err *e = NULL;
+	int timed_out = 0, r;
+	long long t0 = proc_now_ms();
+	if (mig_lazy(m)) {
+		r = postcopy_dump(m, &timed_out, &e);
+		if (r < 0)
+			postcopy_abort(m);
+	} else {
+		struct runc_ckpt c = {.image_path = m->image,
+				      .parent_path = m->parent_rel[0] ? m->parent_rel : NULL};
+		r = runc_checkpoint(&m->runc, m->o->container, &c, &timed_out, &e);
+	}
+	m->r->dump_ms = proc_now_ms() - t0;
+	if (r == 0)
+		return 0;
+	dump_failed(m, e, timed_out, "checkpoint");
 	return -1;
 }
 
@@ -253,6 +301,11 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 	cJSON *req = proto_msg("restore");
 	cJSON_AddStringToObject(req, "name", m->o->container);
 	cJSON_AddStringToObject(req, "technique", technique_name(m->o->technique));
+	if (mig_lazy(m)) {
+		cJSON_AddBoolToObject(req, "lazy", 1);
+		cJSON_AddStringToObject(req, "page_server_addr", m->ps_addr);
+		cJSON_AddNumberToObject(req, "page_server_port", m->o->page_server_port);
+	}
 	*unknown = 0;
 	struct mig_err *e = NULL;
 	if (proto_send(m->ctl, req, &e) < 0) {
@@ -310,6 +363,18 @@ static int freeze_and_move(struct mig *m)
 		return rc;
 	}
 	m->r->downtime_ms = proc_now_ms() - t_freeze;
+	if (mig_lazy(m) && postcopy_finish(m, &e) < 0) {
+		/* The container runs on the destination, but not all its memory got there. */
+		char *msg = mig_strdup_printf(
+		    "post-copy: %s: the container was restored on %s but may not have all its "
+		    "memory; check it there (runc list, and the CRIU logs in its bundle's work "
+		    "dir)",
+		    mig_err_msg(e), m->o->dest_host);
+		report_fail(m->r, EXIT_NEEDS_HUMAN, msg);
+		free(msg);
+		mig_err_free(&e);
+		return EXIT_NEEDS_HUMAN;
+	}
 	m->r->dump_bytes = fs_tree_size(m->image);
 	m->r->ok = 1;
 	m->r->exit_code = EXIT_MIGRATED;
@@ -318,6 +383,8 @@ static int freeze_and_move(struct mig *m)
 
 static void mig_free(struct mig *m)
 {
+	postcopy_abort(m);
+	free(m->parent);
 	if (m->ctl)
 		m->ctl->close(m->ctl);
 	mig_ssh_close(m->ssh);
@@ -330,8 +397,10 @@ int migrate_run(const struct src_opts *o, struct mig_report *r)
 {
 	struct mig m = {.o = o, .r = r};
 	m.t_start = proc_now_ms();
-	m.runc = (struct runc_ctx){
-	    .runc = o->runc, .root = o->runc_root, .timeout_ms = o->timeout_s * 1000};
+	m.runc = (struct runc_ctx){.runc = o->runc,
+				   .root = o->runc_root,
+				   .criu = strcmp(o->criu, "criu") ? o->criu : NULL,
+				   .timeout_ms = o->timeout_s * 1000};
 	m.xfer = (struct xfer_ctx){.host = o->dest_host,
 				   .user = o->ssh_user,
 				   .ssh_port = o->ssh_port,
@@ -346,6 +415,8 @@ int migrate_run(const struct src_opts *o, struct mig_report *r)
 		report_fail(r, EXIT_REFUSED, mig_err_msg(e));
 		mig_err_free(&e);
 		rc = EXIT_REFUSED;
+	} else if (mig_precopy(&m) && precopy_rounds(&m, &e) < 0) {
+		rc = dump_failed(&m, e, 0, "pre-copy");
 	} else {
 		rc = freeze_and_move(&m);
 	}

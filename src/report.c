@@ -18,6 +18,7 @@ void report_init(struct mig_report *r, const char *role, const char *container,
 	r->dump_ms = r->dump_bytes = REPORT_NONE;
 	r->xfer_ms = r->xfer_bytes = REPORT_NONE;
 	r->restore_ms = r->downtime_ms = r->total_ms = REPORT_NONE;
+	r->lazy_ms = r->lazy_bytes = r->page_server_ms = REPORT_NONE;
 }
 
 void report_fail(struct mig_report *r, int exit_code, const char *error)
@@ -75,6 +76,9 @@ char *report_json(const struct mig_report *r)
 	add_num(o, "restore_ms", r->restore_ms);
 	add_num(o, "downtime_ms", r->downtime_ms);
 	add_num(o, "total_ms", r->total_ms);
+	add_num(o, "lazy_ms", r->lazy_ms);
+	add_num(o, "lazy_bytes", r->lazy_bytes);
+	add_num(o, "page_server_ms", r->page_server_ms);
 	cJSON *pre = cJSON_AddArrayToObject(o, "pre_dumps");
 	for (size_t i = 0; i < r->n_pre; i++) {
 		cJSON *p = cJSON_CreateObject();
@@ -131,6 +135,8 @@ void report_print_table(const struct mig_report *r, FILE *out)
 	row(out, "transfer", r->xfer_ms, r->xfer_bytes);
 	row(out, "restore", r->restore_ms, REPORT_NONE);
 	row(out, "downtime", r->downtime_ms, REPORT_NONE);
+	row(out, "lazy pages", r->lazy_ms, r->lazy_bytes);
+	row(out, "page server", r->page_server_ms, REPORT_NONE);
 	row(out, "total", r->total_ms, REPORT_NONE);
 	if (!r->ok)
 		fprintf(out, "  error: %s\n", r->error);

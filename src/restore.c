@@ -33,7 +33,7 @@ static int take_console(struct console_sock *cs, const char *name, const struct 
 }
 
 int restore_container(const struct runc_ctx *rc, const char *name, const struct bundle_info *b,
-		      const char *image, const char *work, struct mig_err **err)
+		      const char *image, const char *work, int lazy, struct mig_err **err)
 {
 	struct console_sock cs = {.fd = -1};
 	if (!fs_exists(image))
@@ -45,7 +45,8 @@ int restore_container(const struct runc_ctx *rc, const char *name, const struct 
 	struct runc_restore rr = {.bundle = b->dir,
 				  .image_path = image,
 				  .work_path = work,
-				  .console_socket = b->terminal ? cs.path : NULL};
+				  .console_socket = b->terminal ? cs.path : NULL,
+				  .lazy = lazy};
 	int r = runc_restore(rc, name, &rr, err);
 	if (r == 0 && b->terminal)
 		r = take_console(&cs, name, b, err);

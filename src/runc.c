@@ -78,11 +78,15 @@ static size_t runc_base_argv(const struct runc_ctx *rc, const char *argv[RUNC_MA
 		argv[n++] = "--root";
 		argv[n++] = rc->root;
 	}
+	if (rc->criu) {
+		argv[n++] = "--criu";
+		argv[n++] = rc->criu;
+	}
 	return n;
 }
 
 void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
-			  const char *argv[RUNC_MAX_ARGS])
+			  const char *argv[RUNC_MAX_ARGS], char fd_buf[RUNC_FD_BUF])
 {
 	size_t n = runc_base_argv(rc, argv);
 	argv[n++] = "checkpoint";
@@ -100,6 +104,14 @@ void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const str
 		argv[n++] = "--parent-path";
 		argv[n++] = c->parent_path;
 	}
+	if (c->lazy) {
+		argv[n++] = "--lazy-pages";
+		argv[n++] = "--page-server";
+		argv[n++] = c->page_server;
+		snprintf(fd_buf, RUNC_FD_BUF, "%d", c->status_fd);
+		argv[n++] = "--status-fd";
+		argv[n++] = fd_buf;
+	}
 	argv[n++] = name;
 	argv[n] = NULL;
 }
@@ -110,6 +122,8 @@ void runc_restore_argv(const struct runc_ctx *rc, const char *name, const struct
 	size_t n = runc_base_argv(rc, argv);
 	argv[n++] = "restore";
 	argv[n++] = "-d";
+	if (r->lazy)
+		argv[n++] = "--lazy-pages";
 	argv[n++] = "--image-path";
 	argv[n++] = r->image_path;
 	argv[n++] = "--work-path";
@@ -167,7 +181,7 @@ int criu_version(char **version, struct mig_err **err)
 	return version_of(argv, version, err);
 }
 
-enum runc_status runc_parse_state(const char *json)
+enum runc_status runc_parse_state(const char *json, int *pid)
 {
 	static const struct {
 		const char *name;
@@ -182,12 +196,21 @@ enum runc_status runc_parse_state(const char *json)
 	for (size_t i = 0; cJSON_IsString(s) && i < sizeof(map) / sizeof(map[0]); i++)
 		if (!strcmp(s->valuestring, map[i].name))
 			st = map[i].st;
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pid");
+	if (pid)
+		*pid = cJSON_IsNumber(p) ? (int)p->valuedouble : 0;
 	cJSON_Delete(o);
 	return st;
 }
 
 int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st,
 	       struct mig_err **err)
+{
+	return runc_state_pid(rc, name, st, NULL, err);
+}
+
+int runc_state_pid(const struct runc_ctx *rc, const char *name, enum runc_status *st, int *pid,
+		   struct mig_err **err)
 {
 	const char *argv[RUNC_MAX_ARGS];
 	size_t n = runc_base_argv(rc, argv);
@@ -199,8 +222,10 @@ int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st
 	if (proc_run(argv, &po, &res, err) < 0)
 		return -1;
 	int rc_ = 0;
+	if (pid)
+		*pid = 0;
 	if (res.exited && res.exit_code == 0)
-		*st = runc_parse_state(res.out);
+		*st = runc_parse_state(res.out, pid);
 	else if (res.exited && strstr(res.err_tail, "does not exist"))
 		*st = RUNC_ABSENT;
 	else
@@ -259,7 +284,8 @@ int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct ru
 		    int *timed_out, struct mig_err **err)
 {
 	const char *argv[RUNC_MAX_ARGS];
-	runc_checkpoint_argv(rc, name, c, argv);
+	char fd_buf[RUNC_FD_BUF];
+	runc_checkpoint_argv(rc, name, c, argv, fd_buf);
 	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1};
 	struct proc_result res;
 	int r = runc_run_ok(argv, &po, &res, err);
@@ -269,6 +295,17 @@ int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct ru
 			     c->pre_dump ? "pre-dump.log" : "dump.log");
 	proc_result_free(&res);
 	return r;
+}
+
+int runc_checkpoint_spawn(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+			  struct proc *p, struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	char fd_buf[RUNC_FD_BUF];
+	runc_checkpoint_argv(rc, name, c, argv, fd_buf);
+	int keep[] = {c->status_fd, -1};
+	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1, .keep_fds = keep};
+	return proc_spawn(p, argv, &po, err);
 }
 
 int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,

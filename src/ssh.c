@@ -186,6 +186,11 @@ struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 	return &sc->base;
 }
 
+int mig_ssh_fd(struct mig_ssh *s)
+{
+	return ssh_get_fd(s->session);
+}
+
 void mig_ssh_close(struct mig_ssh *s)
 {
 	if (!s)

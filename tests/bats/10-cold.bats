@@ -78,16 +78,6 @@ src() {
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
 }
 
-@test "techniques not implemented yet are refused before the container is touched" {
-	src c1 127.0.0.1 True False
-	echo "$output"
-	[ "$status" -eq 2 ]
-	[[ "$output" == *"pre-copy is not implemented yet"* ]]
-	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
-	run grep -c checkpoint "$SRC_ROOT/argv.log"
-	[ "$output" = 0 ]
-}
-
 @test "terminal container: migrate-dst serves the console socket itself" {
 	fake_bundle "$SRC_BASE" t1 terminal
 	fake_bundle "$DST_BASE" t1 terminal

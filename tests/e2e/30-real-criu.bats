@@ -81,7 +81,7 @@ assert_consecutive() {
 	make_real_bundle "$DST_BASE/c1"
 	# CRIU hangs after it has seized the container, as it does waiting for a hardware
 	# breakpoint on hosts without them (../shared/PLATFORM.md).
-	criu_script "$SRC_BASE/c1" network-lock 'exec sleep 1000'
+	criu_script "$SRC_BASE/c1" post-dump 'exec sleep 1000'
 	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
 	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 3
 	src --timeout 5 c1 127.0.0.1
@@ -95,6 +95,10 @@ assert_consecutive() {
 	wait_lines "$SRC_BASE/c1/rootfs/counter.log" $((n + 3))
 	assert_consecutive "$SRC_BASE/c1/rootfs/counter.log"
 	[ -z "$(runc --root "$DST_ROOT" list -q)" ]
+	# No network lock of the stopped CRIU is left in the container's network namespace.
+	pid=$(runc --root "$SRC_ROOT" state c1 | jq .pid)
+	run nsenter -t "$pid" -n iptables -w -n -L CRIU
+	[ "$status" -ne 0 ]
 	# Then, with CRIU working again, the same container migrates.
 	rm "$SRC_BASE/c1/criu-action.sh"; : >"$SRC_BASE/c1/criu.conf"
 	src c1 127.0.0.1
@@ -121,4 +125,32 @@ assert_consecutive() {
 	n=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
 	wait_lines "$SRC_BASE/c1/rootfs/counter.log" $((n + 2))
 	assert_consecutive "$SRC_BASE/c1/rootfs/counter.log"
+}
+
+@test "pre-copy and hybrid: refused cleanly without soft-dirty tracking, or migrate where it exists" {
+	make_real_bundle "$SRC_BASE/c1"
+	make_real_bundle "$DST_BASE/c1"
+	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 3
+	if criu check --feature mem_dirty_track >/dev/null 2>&1; then
+		src -t pre-copy c1 127.0.0.1
+		echo "$output"
+		[ "$status" -eq 0 ]
+		before=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
+		wait_lines "$DST_BASE/c1/rootfs/counter.log" $((before + 3))
+		assert_consecutive "$DST_BASE/c1/rootfs/counter.log"
+		return
+	fi
+	for t in pre-copy hybrid; do
+		src -t "$t" c1 127.0.0.1
+		echo "$output"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"$t needs memory dirty tracking"*"CONFIG_MEM_SOFT_DIRTY"* ]]
+		[[ "$output" == *"refused before touching the container"* ]]
+		[ "$(runc --root "$SRC_ROOT" state c1 | jq -r .status)" = running ]
+	done
+	n=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" $((n + 2))
+	assert_consecutive "$SRC_BASE/c1/rootfs/counter.log"
+	[ ! -e "$SRC_BASE/c1/parent" ] || [ -z "$(ls -A "$SRC_BASE/c1/parent")" ]
 }

@@ -28,15 +28,22 @@ static void test_checkpoint_argv(void **state)
 	struct runc_ctx rc = {.runc = "runc", .root = "/run/r"};
 	struct runc_ckpt c = {.image_path = "/b/c1/image"};
 	const char *argv[RUNC_MAX_ARGS];
-	runc_checkpoint_argv(&rc, "c1", &c, argv);
+	char fd[RUNC_FD_BUF];
+	runc_checkpoint_argv(&rc, "c1", &c, argv, fd);
 	assert_argv(argv, "runc --root /run/r checkpoint --image-path /b/c1/image c1");
 	struct runc_ckpt pre = {.image_path = "/b/c1/parent", .pre_dump = 1, .work_path = "/w"};
 	rc.root = NULL;
-	runc_checkpoint_argv(&rc, "c1", &pre, argv);
+	runc_checkpoint_argv(&rc, "c1", &pre, argv, fd);
 	assert_argv(argv, "runc checkpoint --pre-dump --image-path /b/c1/parent --work-path /w c1");
 	struct runc_ckpt fin = {.image_path = "/b/c1/image", .parent_path = "../parent"};
-	runc_checkpoint_argv(&rc, "c1", &fin, argv);
+	runc_checkpoint_argv(&rc, "c1", &fin, argv, fd);
 	assert_argv(argv, "runc checkpoint --image-path /b/c1/image --parent-path ../parent c1");
+	struct runc_ckpt lazy = {
+	    .image_path = "/b/c1/image", .lazy = 1, .page_server = "10.0.0.1:27", .status_fd = 5};
+	rc.criu = "/opt/criu";
+	runc_checkpoint_argv(&rc, "c1", &lazy, argv, fd);
+	assert_argv(argv, "runc --criu /opt/criu checkpoint --image-path /b/c1/image --lazy-pages "
+			  "--page-server 10.0.0.1:27 --status-fd 5 c1");
 }
 
 static void test_restore_argv(void **state)
@@ -49,6 +56,11 @@ static void test_restore_argv(void **state)
 	runc_restore_argv(&rc, "c1", &r, argv);
 	assert_argv(argv, "/usr/sbin/runc --root /run/d restore -d --image-path /b/c1/image "
 			  "--work-path /b/c1/work --bundle /b/c1 c1");
+	r.lazy = 1;
+	runc_restore_argv(&rc, "c1", &r, argv);
+	assert_argv(argv, "/usr/sbin/runc --root /run/d restore -d --lazy-pages --image-path "
+			  "/b/c1/image --work-path /b/c1/work --bundle /b/c1 c1");
+	r.lazy = 0;
 	r.console_socket = "/tmp/s/console.sock";
 	runc_restore_argv(&rc, "c1", &r, argv);
 	assert_argv(argv, "/usr/sbin/runc --root /run/d restore -d --image-path /b/c1/image "
@@ -66,11 +78,15 @@ static void test_versions_and_state(void **state)
 	assert_string_equal(v, "4.1.1");
 	free(v);
 	assert_null(runc_parse_version("garbage"));
-	assert_int_equal(runc_parse_state("{\"id\":\"c1\",\"status\":\"running\"}"), RUNC_RUNNING);
-	assert_int_equal(runc_parse_state("{\"status\":\"paused\"}"), RUNC_PAUSED);
-	assert_int_equal(runc_parse_state("{\"status\":\"stopped\"}"), RUNC_STOPPED);
-	assert_int_equal(runc_parse_state("{\"status\":\"weird\"}"), RUNC_UNKNOWN);
-	assert_int_equal(runc_parse_state("not json"), RUNC_UNKNOWN);
+	int pid = -1;
+	assert_int_equal(
+	    runc_parse_state("{\"id\":\"c1\",\"pid\":4242,\"status\":\"running\"}", &pid),
+	    RUNC_RUNNING);
+	assert_int_equal(pid, 4242);
+	assert_int_equal(runc_parse_state("{\"status\":\"paused\"}", NULL), RUNC_PAUSED);
+	assert_int_equal(runc_parse_state("{\"status\":\"stopped\"}", NULL), RUNC_STOPPED);
+	assert_int_equal(runc_parse_state("{\"status\":\"weird\"}", NULL), RUNC_UNKNOWN);
+	assert_int_equal(runc_parse_state("not json", NULL), RUNC_UNKNOWN);
 	assert_string_equal(runc_status_name(RUNC_ABSENT), "absent");
 }
 

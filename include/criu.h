@@ -1,0 +1,49 @@
+/* Direct calls to criu (runc calls it for checkpoint and restore; these are the rest):
+ * feature checks before anything is frozen, the destination's lazy-pages daemon for
+ * post-copy, and the pipe size CRIU's page server needs. */
+#ifndef MIG_CRIU_H
+#define MIG_CRIU_H
+
+#include "err.h"
+#include "proc.h"
+
+#define CRIU_MAX_ARGS 24
+/* CRIU's page server sizes a pipe to about 3.3 MB (F_SETPIPE_SZ); without CAP_SYS_RESOURCE
+ * that needs fs.pipe-max-size at least this big (../shared/PLATFORM.md). */
+#define CRIU_PIPE_MAX_NEEDED 4194304
+
+/* `criu check --feature NAME`: *ok is 1 when CRIU says the feature works here.  Fails only
+ * when criu cannot be run at all. */
+int criu_has_feature(const char *criu, const char *feature, int *ok, struct mig_err **err);
+
+/* The kernel option a CRIU feature depends on, for error messages ("" when unknown). */
+const char *criu_feature_kernel_option(const char *feature);
+
+/* argv for `criu lazy-pages`: the destination's daemon that fetches pages from the source's
+ * page server at addr:port and serves them to the restored tasks (through a socket in
+ * work_dir that `criu restore --lazy-pages` connects to). */
+void criu_lazy_pages_argv(const char *criu, const char *addr, const char *port,
+			  const char *images_dir, const char *work_dir, const char *log_file,
+			  const char *argv[CRIU_MAX_ARGS]);
+
+/* Bytes of memory the lazy-pages daemon fetched, from its log (REPORT_NONE-like -1 when the
+ * log does not say). */
+long long criu_lazy_log_bytes(const char *log_path);
+
+/* Makes sure CRIU's page server can size its pipe: nothing to do with CAP_SYS_RESOURCE or a
+ * large enough fs.pipe-max-size; else raises it (and says so in *note, malloc'ed) unless
+ * no_sysctl, in which case it fails with the sysctl command to run.  proc_sys_dir is
+ * "/proc/sys" except in tests. */
+int criu_pipe_size_prepare(int no_sysctl, const char *proc_sys_dir, char **note,
+			   struct mig_err **err);
+
+/* Removes the network lock a killed CRIU dump leaves in the network namespace of the task
+ * pid: CRIU locks a private netns with an iptables chain "CRIU" and only its own unlock step
+ * removes it, so after we stop a hung dump the container would run cut off from its network.
+ * Sets *removed when a lock was found and removed. */
+int criu_unlock_network(int pid, int *removed, struct mig_err **err);
+
+/* 1 when this process has CAP_SYS_RESOURCE in its effective set. */
+int criu_has_cap_sys_resource(void);
+
+#endif

@@ -1,0 +1,151 @@
+/* Post-copy (lazy pages): the final dump writes everything but the memory pages, which the
+ * source's page server hands out on demand after the destination has restored the
+ * container; the downtime is the dump of the small image, its transfer and the restore. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "migrate_int.h"
+#include "proto.h"
+
+int postcopy_prepare(struct mig *m, struct mig_err **err)
+{
+	const struct src_opts *o = m->o;
+	if (o->page_server_addr) {
+		snprintf(m->ps_addr, sizeof(m->ps_addr), "%s", o->page_server_addr);
+	} else {
+		/* The address this host uses to reach the destination is one the destination
+		 * can reach back. */
+		int fd = m->ssh ? mig_ssh_fd(m->ssh) : conn_fd(m->ctl);
+		if (sock_local_addr(fd, m->ps_addr, sizeof(m->ps_addr), err) < 0)
+			return mig_err_wrap(err, "page server address (give --page-server-addr)");
+	}
+	int v6 = strchr(m->ps_addr, ':') != NULL;
+	snprintf(m->page_server, sizeof(m->page_server), "%s%s%s:%d", v6 ? "[" : "", m->ps_addr,
+		 v6 ? "]" : "", o->page_server_port);
+	return 0;
+}
+
+/* Waits for runc's ready byte on fd, or for the dump to end without it. */
+static int wait_ready(struct mig *m, int fd, int *timed_out, struct mig_err **err)
+{
+	long long deadline = proc_now_ms() + (long long)m->o->timeout_s * 1000;
+	for (;;) {
+		long long left = deadline - proc_now_ms();
+		if (left <= 0) {
+			*timed_out = 1;
+			return mig_err_set(err, 0, "runc timed out after %d s", m->o->timeout_s);
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return mig_err_set(err, errno, "poll");
+		if (r == 0)
+			continue;
+		char c;
+		ssize_t n = read(fd, &c, 1);
+		if (n == 1)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* EOF: runc and CRIU closed the status fd without a ready byte. */
+		struct proc_result res;
+		if (proc_wait(&m->lazy, &res, err) == 0) {
+			const char *argv[] = {"runc", NULL};
+			if (res.exited && res.exit_code == 0)
+				mig_err_set(err, 0,
+					    "runc checkpoint ended without signalling ready");
+			else
+				proc_result_err(argv, &res, err);
+			proc_result_free(&res);
+		}
+		m->lazy_running = 0;
+		return -1;
+	}
+}
+
+int postcopy_dump(struct mig *m, int *timed_out, struct mig_err **err)
+{
+	int pfd[2];
+	*timed_out = 0;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return mig_err_set(err, errno, "pipe");
+	struct runc_ckpt c = {.image_path = m->image,
+			      .parent_path = m->parent_rel[0] ? m->parent_rel : NULL,
+			      .lazy = 1,
+			      .page_server = m->page_server,
+			      .status_fd = pfd[1]};
+	/* The page server lives until the destination has every page: give it room beyond
+	 * one step's timeout. */
+	struct runc_ctx rc = m->runc;
+	rc.timeout_ms = m->runc.timeout_ms * 4;
+	int r = runc_checkpoint_spawn(&rc, m->o->container, &c, &m->lazy, err);
+	close(pfd[1]);
+	if (r < 0) {
+		close(pfd[0]);
+		return -1;
+	}
+	m->lazy_running = 1;
+	r = wait_ready(m, pfd[0], timed_out, err);
+	close(pfd[0]);
+	return r;
+}
+
+void postcopy_abort(struct mig *m)
+{
+	if (!m->lazy_running)
+		return;
+	struct proc_result res;
+	proc_kill(&m->lazy, &res);
+	proc_result_free(&res);
+	m->lazy_running = 0;
+}
+
+int postcopy_finish(struct mig *m, struct mig_err **err)
+{
+	long long t0 = proc_now_ms();
+	cJSON *msg = proto_recv(m->ctl, m->o->timeout_s * 4000, err);
+	int ok = 0;
+	if (msg) {
+		double v;
+		const char *type = proto_get_str(msg, "type", 0, NULL);
+		proto_get_bool(msg, "ok", &ok, 0, NULL);
+		if (!type || strcmp(type, "lazy_done"))
+			ok = 0, mig_err_set(err, 0, "unexpected message instead of lazy_done");
+		else if (!ok)
+			mig_err_set(err, 0, "%s",
+				    proto_get_str(msg, "error", 0, NULL)
+					? proto_get_str(msg, "error", 0, NULL)
+					: "the destination's lazy-pages daemon failed");
+		if (proto_get_num(msg, "lazy_ms", &v, 0, NULL) == 0)
+			m->r->lazy_ms = (long long)v;
+		if (proto_get_num(msg, "lazy_bytes", &v, 0, NULL) == 0)
+			m->r->lazy_bytes = (long long)v;
+		cJSON_Delete(msg);
+	}
+	/* The page server exits once the destination has every page. */
+	struct proc_result res;
+	struct mig_err *e2 = NULL;
+	if (proc_wait(&m->lazy, &res, &e2) == 0) {
+		const char *argv[] = {"runc", NULL};
+		if (!(res.exited && res.exit_code == 0) && ok) {
+			ok = 0;
+			proc_result_err(argv, &res, err);
+			mig_err_wrap(err, "page server");
+		}
+		proc_result_free(&res);
+	}
+	mig_err_free(&e2);
+	m->lazy_running = 0;
+	m->r->page_server_ms = proc_now_ms() - t0;
+	if (!ok && err && !*err)
+		mig_err_set(err, 0, "post-copy did not complete");
+	return ok ? 0 : -1;
+}

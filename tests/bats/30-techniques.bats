@@ -1,0 +1,212 @@
+#!/usr/bin/env bats
+# Pre-copy, post-copy and hybrid with the stand-in runc and criu: the exact argv on both
+# hosts, the order of the phases, the rounds and their report, and refusals before the
+# container is touched.
+
+load ../lib/common
+
+setup() {
+	mk_hosts
+	export FAKE_CRIU_DIR="$TEST_TMP/criu"
+	FAKE_CRIU="$_COMMON_TESTS_DIR/fake-criu"
+	mkdir -p "$FAKE_CRIU_DIR"
+	sshd_start "$TEST_TMP/sshd"
+	fake_bundle "$SRC_BASE" c1
+	fake_bundle "$DST_BASE" c1
+	echo 1048576 >"$SRC_ROOT/image-size"
+	echo 300 >"$SRC_ROOT/lazy-serve-ms"
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
+	PS_PORT=$((30000 + RANDOM % 20000))
+	PIPE_MAX_BEFORE=$(cat /proc/sys/fs/pipe-max-size)
+	dst_start "$TEST_TMP/dst.log" --json -b "$DST_BASE" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT" \
+		--criu "$FAKE_CRIU"
+}
+
+teardown() {
+	dst_stop
+	sshd_stop
+	echo "$PIPE_MAX_BEFORE" >/proc/sys/fs/pipe-max-size
+	rm_hosts
+}
+
+src() {
+	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
+		--criu "$FAKE_CRIU" --ssh-port "$SSHD_PORT" -i "$SSH_KEY" \
+		--known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" --page-server-port "$PS_PORT" "$@"
+}
+
+ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }
+
+@test "pre-copy (the seed's True False): one pre-dump sent while running, then the final dump on it" {
+	src --json c1 127.0.0.1 True False
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run ckpt_lines
+	[ "${lines[0]}" = "--root $SRC_ROOT --criu $FAKE_CRIU checkpoint --pre-dump --image-path $SRC_BASE/c1/parent/1 c1" ]
+	[ "${lines[1]}" = "--root $SRC_ROOT --criu $FAKE_CRIU checkpoint --image-path $SRC_BASE/c1/image --parent-path ../parent/1 c1" ]
+	[ "${#lines[@]}" -eq 2 ]
+	# The pre-dump reached the destination, and the final image links to it there.
+	cmp "$SRC_BASE/c1/parent/1/pages-1.img" "$DST_BASE/c1/parent/1/pages-1.img"
+	[ "$(readlink "$DST_BASE/c1/image/parent")" = ../parent/1 ]
+	grep -qx -- "--root $DST_ROOT --criu $FAKE_CRIU restore -d --image-path $DST_BASE/c1/image --work-path $DST_BASE/c1/work --bundle $DST_BASE/c1 c1" "$DST_ROOT/argv.log"
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
+	run grep -c "check --feature mem_dirty_track" "$FAKE_CRIU_DIR/argv.log"
+	[ "$output" -eq 1 ]
+}
+
+@test "pre-copy report: the pre_dumps array, one entry per round" {
+	src --json --pre-dumps 3 -t pre-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(json_get "$line" technique)" = pre-copy ]
+	pre=$(json_get "$line" pre_dumps)
+	[ "$(jq length <<<"$pre")" -eq 3 ]
+	for i in 0 1 2; do
+		[ "$(jq ".[$i].bytes" <<<"$pre")" -ge 1048576 ]
+		[ "$(jq ".[$i].xfer_bytes" <<<"$pre")" -gt 0 ]
+		[ "$(jq ".[$i].dump_ms" <<<"$pre")" -ge 0 ]
+		[ "$(jq ".[$i].xfer_ms" <<<"$pre")" -ge 0 ]
+	done
+	# Each round chained on the one before; the final dump on the last.
+	run ckpt_lines
+	[[ "${lines[0]}" == *"--pre-dump --image-path $SRC_BASE/c1/parent/1 c1" ]]
+	[[ "${lines[1]}" == *"--pre-dump --image-path $SRC_BASE/c1/parent/2 --parent-path ../1 c1" ]]
+	[[ "${lines[2]}" == *"--pre-dump --image-path $SRC_BASE/c1/parent/3 --parent-path ../2 c1" ]]
+	[[ "${lines[3]}" == *"--image-path $SRC_BASE/c1/image --parent-path ../parent/3 c1" ]]
+}
+
+@test "pre-copy --converge stops the rounds once one dumps less" {
+	src --json --pre-dumps 5 --converge 4M -t pre-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(jq length <<<"$(json_get "$line" pre_dumps)")" -eq 1 ]
+	[[ "$output" == *"converged"* ]]
+	run grep -c -- '--pre-dump' "$SRC_ROOT/argv.log"
+	[ "$output" -eq 1 ]
+	# Rounds bigger than the threshold go on.
+	"$FAKE_RUNC" --root "$DST_ROOT" delete -f c1
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
+	: >"$SRC_ROOT/argv.log"
+	src --json --pre-dumps 3 --converge 512K -t pre-copy c1 127.0.0.1
+	[ "$status" -eq 0 ]
+	run grep -c -- '--pre-dump' "$SRC_ROOT/argv.log"
+	[ "$output" -eq 3 ]
+}
+
+@test "post-copy (the seed's False True): lazy dump, lazy-pages daemon before the restore, lazy report" {
+	# The restore must find the lazy-pages daemon's socket already there.
+	printf '#!/bin/sh\ntest -e "%s/c1/work/lazy-pages.socket" || { echo "no lazy-pages socket" >&2; exit 1; }\n' "$DST_BASE" >"$DST_ROOT/hook-restore"
+	chmod +x "$DST_ROOT/hook-restore"
+	src --json c1 127.0.0.1 False True
+	echo "$output"; cat "$TEST_TMP/dst.log"
+	[ "$status" -eq 0 ]
+	line=$(printf '%s\n' "$output" | grep '^{')
+	run ckpt_lines
+	[[ "${lines[0]}" =~ checkpoint\ --image-path\ $SRC_BASE/c1/image\ --lazy-pages\ --page-server\ 127\.0\.0\.1:$PS_PORT\ --status-fd\ [0-9]+\ c1$ ]]
+	grep -qx "lazy-pages --page-server --address 127.0.0.1 --port $PS_PORT --images-dir $DST_BASE/c1/image --work-dir $DST_BASE/c1/work --log-file $DST_BASE/c1/work/lazy-pages.log -v4" "$FAKE_CRIU_DIR/argv.log"
+	grep -q -- "restore -d --lazy-pages --image-path $DST_BASE/c1/image" "$DST_ROOT/argv.log"
+	grep -qx "check --feature uffd-noncoop" "$FAKE_CRIU_DIR/argv.log"
+	[ "$(json_get "$line" technique)" = post-copy ]
+	[ "$(json_get "$line" lazy_ms)" -ge 150 ]   # the stand-in daemon fetches for 300 ms from its start
+	[ "$(json_get "$line" lazy_bytes)" -eq 1048576 ]
+	[ "$(json_get "$line" page_server_ms)" -ge 0 ]
+	[ "$(json_get "$line" downtime_ms)" -lt "$(json_get "$line" total_ms)" ]
+	wait_for_line "$TEST_TMP/dst.log" '"role":"destination"'
+	dl=$(grep '"role":"destination"' "$TEST_TMP/dst.log")
+	[ "$(json_get "$dl" lazy_ms)" -ge 150 ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
+}
+
+@test "hybrid (True True): pre-dump rounds, then the lazy final dump on the last one" {
+	src --json c1 127.0.0.1 True True
+	echo "$output"
+	[ "$status" -eq 0 ]
+	line=$(printf '%s\n' "$output" | grep '^{')
+	run ckpt_lines
+	[[ "${lines[0]}" == *"checkpoint --pre-dump --image-path $SRC_BASE/c1/parent/1 c1" ]]
+	[[ "${lines[1]}" == *"checkpoint --image-path $SRC_BASE/c1/image --parent-path ../parent/1 --lazy-pages --page-server 127.0.0.1:$PS_PORT --status-fd "* ]]
+	[ "$(json_get "$line" technique)" = hybrid ]
+	[ "$(jq length <<<"$(json_get "$line" pre_dumps)")" -eq 1 ]
+	[ "$(json_get "$line" lazy_bytes)" -eq 1048576 ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+}
+
+@test "--page-server-addr overrides the address the destination is told" {
+	src --json --page-server-addr 127.0.0.1 -t post-copy c1 127.0.0.1
+	[ "$status" -eq 0 ]
+	src_argv=$(ckpt_lines)
+	[[ "$src_argv" == *"--page-server 127.0.0.1:$PS_PORT"* ]]
+}
+
+@test "the page server never signals ready: stopped after --timeout, container runs on the source" {
+	touch "$SRC_ROOT/hang-checkpoint"
+	src --timeout 2 -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"checkpoint did not finish in 2 s"* ]]
+	[[ "$output" == *"running on this host again"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+	run grep -c 'restore' "$DST_ROOT/argv.log"
+	[ "$output" = 0 ]
+}
+
+@test "pre-copy and hybrid are refused without dirty tracking on the source (exit 2)" {
+	touch "$FAKE_CRIU_DIR/missing-mem_dirty_track"
+	for t in pre-copy hybrid; do
+		src -t "$t" c1 127.0.0.1
+		echo "$output"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"$t needs memory dirty tracking"*"CONFIG_MEM_SOFT_DIRTY"* ]]
+		[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	done
+	run grep -c checkpoint "$SRC_ROOT/argv.log"
+	[ "$output" = 0 ]
+}
+
+@test "post-copy is refused when the destination lacks userfaultfd (exit 2)" {
+	touch "$FAKE_CRIU_DIR/missing-uffd-noncoop"
+	src -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"needs userfaultfd on the destination"*"uffd-noncoop"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	run grep -c checkpoint "$SRC_ROOT/argv.log"
+	[ "$output" = 0 ]
+}
+
+@test "the destination's lazy restore fails: the page server is stopped, the container runs on the source" {
+	echo "criu failed: type RESTORE errno 0" >"$DST_ROOT/fail-restore"
+	echo 20000 >"$SRC_ROOT/lazy-serve-ms"
+	src -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"criu failed: type RESTORE"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+}
+
+@test "post-copy raises fs.pipe-max-size when CRIU needs it, or refuses with --no-sysctl" {
+	cap=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)
+	has_cap=$(( (0x$cap >> 24) & 1 )) # CAP_SYS_RESOURCE
+	echo 1048576 >/proc/sys/fs/pipe-max-size
+	src --no-sysctl -t post-copy c1 127.0.0.1
+	echo "$output"
+	if [ "$has_cap" = 1 ]; then
+		[ "$status" -eq 0 ] # CAP_SYS_RESOURCE: CRIU can size its pipe; nothing to do
+		return
+	fi
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"run: sysctl -w fs.pipe-max-size=4194304"* ]]
+	[ "$(cat /proc/sys/fs/pipe-max-size)" -eq 1048576 ]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	src -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"raised fs.pipe-max-size from 1048576 to 4194304"* ]]
+	[ "$(cat /proc/sys/fs/pipe-max-size)" -eq 4194304 ]
+}
