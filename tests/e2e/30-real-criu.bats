@@ -154,3 +154,27 @@ assert_consecutive() {
 	assert_consecutive "$SRC_BASE/c1/rootfs/counter.log"
 	[ ! -e "$SRC_BASE/c1/parent" ] || [ -z "$(ls -A "$SRC_BASE/c1/parent")" ]
 }
+
+@test "post-copy: a live container moves lazily with its in-memory counter" {
+	PIPE_MAX_BEFORE=$(cat /proc/sys/fs/pipe-max-size)
+	echo 1048576 >/proc/sys/fs/pipe-max-size # this machine's default, too small for CRIU
+	make_real_bundle "$SRC_BASE/c1"
+	make_real_bundle "$DST_BASE/c1"
+	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 5
+	src --json --page-server-port $((30000 + RANDOM % 20000)) c1 127.0.0.1 False True
+	echo "$output"; cat "$TEST_TMP/dst.log"
+	echo "$PIPE_MAX_BEFORE" >/proc/sys/fs/pipe-max-size
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"raised fs.pipe-max-size"* ]] || [ "$PIPE_MAX_BEFORE" -ge 4194304 ]
+	[ -z "$(runc --root "$SRC_ROOT" list -q)" ]
+	[ "$(runc --root "$DST_ROOT" state c1 | jq -r .status)" = running ]
+	before=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
+	head -n "$before" "$DST_BASE/c1/rootfs/counter.log" | cmp - "$SRC_BASE/c1/rootfs/counter.log"
+	wait_lines "$DST_BASE/c1/rootfs/counter.log" $((before + 3))
+	assert_consecutive "$DST_BASE/c1/rootfs/counter.log"
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(json_get "$line" technique)" = post-copy ]
+	[ "$(json_get "$line" lazy_ms)" -ge 0 ]
+	[ "$(json_get "$line" lazy_bytes)" -gt 0 ]
+}
