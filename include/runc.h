@@ -94,6 +94,9 @@ char *runc_clean_stderr(const char *tail);
 /* The lines of the CRIU log at path that say what went wrong (malloc'ed, or NULL). */
 char *criu_log_excerpt(const char *path);
 
+/* runc kill NAME KILL, then waits (briefly) for it to stop. */
+int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err);
+
 int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 
 /* Removes what a failed restore left of a container, safely: unmounts criu-root and other

@@ -131,24 +131,32 @@ out:
 
 long long criu_lazy_log_bytes(const char *log_path)
 {
-	/* The daemon ends its log with "UFFD transferred pages: (COPIED/TOTAL)". */
+	/* With -v4 the daemon logs, per task, "uffd: PID-UFD: UFFD transferred pages: (X/Y)".
+	 * A child forked during the transfer inherits the uffd and is logged as "PID--N":
+	 * its pages are its parent's again, so it is left out of the sum. */
 	if (!log_path)
 		return -1;
 	FILE *f = fopen(log_path, "re");
 	if (!f)
 		return -1;
 	char line[512];
-	long long copied = -1, total = 0;
+	long long pages = 0;
+	int found = 0;
 	while (fgets(line, sizeof(line), f)) {
+		const char *u = strstr(line, "uffd: ");
 		const char *p = strstr(line, "UFFD transferred pages: (");
-		long long c, t;
-		if (p && sscanf(p, "UFFD transferred pages: (%lld/%lld)", &c, &t) == 2)
-			copied = c, total = t;
+		long long x, y;
+		if (!u || !p || sscanf(p, "UFFD transferred pages: (%lld/%lld)", &x, &y) != 2)
+			continue;
+		const char *task_end = strchr(u + 6, ':');
+		if (task_end && memmem(u + 6, (size_t)(task_end - u - 6), "--", 2))
+			continue;
+		pages += x;
+		found = 1;
 	}
 	fclose(f);
-	(void)total;
 	long page = sysconf(_SC_PAGESIZE);
-	return copied < 0 ? -1 : copied * (page > 0 ? page : 4096);
+	return found ? pages * (page > 0 ? page : 4096) : -1;
 }
 
 /* Runs `nsenter -t PID -n TOOL -w ARGS...`; returns its exit code, or -1 if it did not run. */

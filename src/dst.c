@@ -299,7 +299,23 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 
 /* After a lazy restore's reply: waits until the lazy-pages daemon has fetched every page
  * and exited, then tells the source ("lazy_done"). */
-static void finish_lazy(struct dst_session *s, struct mig_conn *c)
+/* A lazy restore whose pages did not all arrive leaves a container whose missing memory
+ * reads as zeros: it must not run on.  Adds what was done to *e's message. */
+static void discard_incomplete(struct dst_ctx *d, struct dst_session *s, struct mig_err **e)
+{
+	struct mig_err *e2 = NULL;
+	const char *name = s->report.container;
+	if (runc_kill(&d->runc, name, &e2) == 0 && runc_remove_leftover(&d->runc, name, &e2) == 0)
+		mig_err_wrap(e, "the destination removed its incomplete copy of %s", name);
+	else
+		mig_err_wrap(e,
+			     "REMOVING the incomplete copy of %s on the destination FAILED (%s): "
+			     "stop it by hand",
+			     name, mig_err_msg(e2));
+	mig_err_free(&e2);
+}
+
+static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
 {
 	struct proc_result res;
 	struct mig_err *e = NULL;
@@ -318,6 +334,7 @@ static void finish_lazy(struct dst_session *s, struct mig_conn *c)
 			cJSON_AddNumberToObject(msg, "lazy_bytes", (double)s->report.lazy_bytes);
 		if (!ok) {
 			proc_result_err(argv, &res, &e);
+			discard_incomplete(d, s, &e);
 			cJSON_AddStringToObject(msg, "error", mig_err_msg(e));
 			report_fail(&s->report, 1, mig_err_msg(e));
 		}
@@ -415,7 +432,7 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 		}
 		cJSON_Delete(rep);
 		if (is_restore && s.lazy_running)
-			finish_lazy(&s, c);
+			finish_lazy(d, &s, c);
 		if (is_restore && s.restore_tried)
 			break;
 	}

@@ -333,6 +333,28 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 	return ok ? 0 : -1;
 }
 
+/* The pages did not all reach the destination after its restore.  When the page server
+ * fails, CRIU resumes the container here; the destination discards its copy. */
+static int lazy_failed(struct mig *m, struct mig_err *e)
+{
+	enum runc_status st = recover_source(m, 0);
+	int rc = st == RUNC_RUNNING ? EXIT_ROLLED_BACK : EXIT_NEEDS_HUMAN;
+	char *msg;
+	if (rc == EXIT_ROLLED_BACK)
+		msg = mig_strdup_printf("post-copy: %s; the container is running on this host "
+					"again",
+					mig_err_msg(e));
+	else
+		msg = mig_strdup_printf("post-copy: %s; the container is %s on this host and "
+					"its memory did not all reach %s: check both hosts "
+					"(runc list) and the CRIU logs in the bundle's work dir",
+					mig_err_msg(e), runc_status_name(st), m->o->dest_host);
+	report_fail(m->r, rc, msg);
+	free(msg);
+	mig_err_free(&e);
+	return rc;
+}
+
 static int freeze_and_move(struct mig *m)
 {
 	struct mig_err *e = NULL;
@@ -363,18 +385,8 @@ static int freeze_and_move(struct mig *m)
 		return rc;
 	}
 	m->r->downtime_ms = proc_now_ms() - t_freeze;
-	if (mig_lazy(m) && postcopy_finish(m, &e) < 0) {
-		/* The container runs on the destination, but not all its memory got there. */
-		char *msg = mig_strdup_printf(
-		    "post-copy: %s: the container was restored on %s but may not have all its "
-		    "memory; check it there (runc list, and the CRIU logs in its bundle's work "
-		    "dir)",
-		    mig_err_msg(e), m->o->dest_host);
-		report_fail(m->r, EXIT_NEEDS_HUMAN, msg);
-		free(msg);
-		mig_err_free(&e);
-		return EXIT_NEEDS_HUMAN;
-	}
+	if (mig_lazy(m) && postcopy_finish(m, &e) < 0)
+		return lazy_failed(m, e);
 	m->r->dump_bytes = fs_tree_size(m->image);
 	m->r->ok = 1;
 	m->r->exit_code = EXIT_MIGRATED;

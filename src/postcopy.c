@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "criu.h"
 #include "log.h"
 #include "migrate_int.h"
 #include "proto.h"
@@ -75,6 +76,14 @@ int postcopy_dump(struct mig *m, int *timed_out, struct mig_err **err)
 {
 	int pfd[2];
 	*timed_out = 0;
+	/* Checked again right before the dump: the setting is the whole machine's, and
+	 * something else may have lowered it since the preflight. */
+	char *note = NULL;
+	if (criu_pipe_size_prepare(m->o->no_sysctl, "/proc/sys", &note, err) < 0)
+		return -1;
+	if (note)
+		log_info("%s", note);
+	free(note);
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return mig_err_set(err, errno, "pipe");
 	struct runc_ckpt c = {.image_path = m->image,

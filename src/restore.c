@@ -57,7 +57,8 @@ int restore_container(const struct runc_ctx *rc, const char *name, const struct 
 	console_close(&cs);
 	if (r < 0) {
 		struct mig_err *e2 = NULL;
-		if (runc_remove_leftover(rc, name, &e2) < 0) {
+		/* A killed restore leaves CRIU's .criu.cgyard.* mounts in the work dir. */
+		if (fs_unmount_below(work, &e2) < 0 || runc_remove_leftover(rc, name, &e2) < 0) {
 			log_error("cleanup after the failed restore of %s: %s", name,
 				  mig_err_msg(e2));
 			mig_err_free(&e2);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -341,6 +342,21 @@ int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **er
 {
 	const char *extra[] = {"resume", name, NULL};
 	return runc_simple(rc, extra, err);
+}
+
+int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+{
+	const char *extra[] = {"kill", name, "KILL", NULL};
+	if (runc_simple(rc, extra, err) < 0)
+		return -1;
+	enum runc_status st = RUNC_RUNNING;
+	for (int i = 0; i < 50 && st == RUNC_RUNNING; i++) {
+		if (runc_state(rc, name, &st, err) < 0)
+			return -1;
+		if (st == RUNC_RUNNING)
+			usleep(100000);
+	}
+	return 0;
 }
 
 int runc_remove_leftover(const struct runc_ctx *rc, const char *name, struct mig_err **err)

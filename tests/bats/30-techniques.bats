@@ -210,3 +210,27 @@ ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }
 	[[ "$output" == *"raised fs.pipe-max-size from 1048576 to 4194304"* ]]
 	[ "$(cat /proc/sys/fs/pipe-max-size)" -eq 4194304 ]
 }
+
+@test "the lazy transfer breaks: the destination discards its copy, the container runs on the source" {
+	echo "Remote side closed connection" >"$FAKE_CRIU_DIR/fail-lazy-pages"
+	touch "$SRC_ROOT/fail-lazy-serve"
+	src -t post-copy c1 127.0.0.1
+	echo "$output"; cat "$TEST_TMP/dst.log"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"Remote side closed connection"* ]]
+	[[ "$output" == *"the destination removed its incomplete copy of c1"* ]]
+	[[ "$output" == *"running on this host again"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+	grep -q -- "kill c1 KILL" "$DST_ROOT/argv.log"
+}
+
+@test "the lazy transfer breaks after the source let go: exit 4, and the message says so" {
+	echo "Remote side closed connection" >"$FAKE_CRIU_DIR/fail-lazy-pages"
+	src -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"the destination removed its incomplete copy of c1"* ]]
+	[[ "$output" == *"did not all reach 127.0.0.1"* ]]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+}

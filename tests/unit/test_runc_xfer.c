@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "proc.h"
+#include "criu.h"
 #include "runc.h"
 #include "transfer.h"
 
@@ -116,6 +117,28 @@ static void test_criu_log_excerpt(void **state)
 	assert_null(criu_log_excerpt("/nonexistent/dump.log"));
 }
 
+static void test_lazy_log_bytes(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_lazy_log.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char *log = "(00.143769) uffd: 1-11: Found 51234 pages to be handled by UFFD\n"
+			  "(00.241280) uffd: 25-12: UFFD transferred pages: (7/7)\n"
+			  "(00.253608) uffd: 1--10: UFFD transferred pages: (1603/51234)\n"
+			  "(00.821105) uffd: 1-11: UFFD transferred pages: (51234/51234)\n";
+	assert_int_equal(write(fd, log, strlen(log)), (ssize_t)strlen(log));
+	close(fd);
+	/* The forked child's line (1--10) counts its parent's pages again: left out. */
+	assert_int_equal(criu_lazy_log_bytes(path), (51234LL + 7) * sysconf(_SC_PAGESIZE));
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "nothing here\n", 13), 13);
+	close(fd);
+	assert_int_equal(criu_lazy_log_bytes(path), -1);
+	unlink(path);
+	assert_int_equal(criu_lazy_log_bytes("/nonexistent"), -1);
+}
+
 static void test_runc_clean_stderr(void **state)
 {
 	(void)state;
@@ -187,8 +210,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_checkpoint_argv),    cmocka_unit_test(test_restore_argv),
 	    cmocka_unit_test(test_versions_and_state), cmocka_unit_test(test_criu_log_excerpt),
-	    cmocka_unit_test(test_runc_clean_stderr),  cmocka_unit_test(test_rsync_argv),
-	    cmocka_unit_test(test_rsync_stats),
+	    cmocka_unit_test(test_runc_clean_stderr),  cmocka_unit_test(test_lazy_log_bytes),
+	    cmocka_unit_test(test_rsync_argv),	       cmocka_unit_test(test_rsync_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
