@@ -48,9 +48,10 @@ struct src_opts {
 	long long converge_bytes;     /* stop the rounds once one dumps less (0: never) */
 	const char *page_server_addr; /* NULL: the local address of the SSH/control connection */
 	int page_server_port;
-	int no_sysctl;	  /* refuse instead of raising fs.pipe-max-size */
-	const char *criu; /* criu binary for feature checks; passed to runc with --criu */
-	int verbose;	  /* -1 quiet, 0 normal, 1 debug */
+	int no_sysctl;		/* refuse instead of raising fs.pipe-max-size */
+	const char *criu;	/* criu binary for feature checks; passed to runc with --criu */
+	const char *token_file; /* NULL: read the destination's over SSH */
+	int verbose;		/* -1 quiet, 0 normal, 1 debug */
 	char dest_buf[256];
 };
 
@@ -61,6 +62,8 @@ struct dst_opts {
 	const char *runc;
 	const char *runc_root;
 	const char *criu; /* criu binary (feature checks, lazy-pages daemon) */
+	const char *token_file;
+	int insecure; /* no authentication of requests */
 	int once;
 	int json;
 	int timeout_s;

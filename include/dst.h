@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "auth.h"
 #include "cli.h"
 #include "conn.h"
 #include "proc.h"
@@ -27,6 +28,8 @@ struct dst_ctx {
 	char *base_dir; /* absolute */
 	char *runc_version;
 	char *criu_version;
+	int auth_on;
+	char token[AUTH_HEX];
 };
 
 /* What one connection did, for its report. */
@@ -38,13 +41,16 @@ struct dst_session {
 	struct proc lazy; /* post-copy: the criu lazy-pages daemon */
 	int lazy_running;
 	char *lazy_log;
+	char nonce[AUTH_HEX]; /* from hello; "" before it */
+	unsigned long next_seq;
+	int auth_failed; /* the connection is closed after a failed authentication */
 };
 
 int dst_ctx_init(struct dst_ctx *d, const struct dst_opts *o, struct mig_err **err);
 void dst_ctx_free(struct dst_ctx *d);
 
 /* Answers one request (never NULL: errors become {"ok":false,"error":...}). */
-cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, const cJSON *req);
+cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req);
 
 /* Serves one connection until the peer closes or errs; returns an enum dst_conn_result. */
 int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c);

@@ -3,6 +3,7 @@
 #ifndef MIG_MIGRATE_INT_H
 #define MIG_MIGRATE_INT_H
 
+#include "auth.h"
 #include "bundle.h"
 #include "cli.h"
 #include "conn.h"
@@ -26,6 +27,10 @@ struct mig {
 	struct mig_conn *ctl;
 	struct xfer_ctx xfer;
 	char *dst_bundle; /* the bundle's path on the destination */
+	int auth_on;	  /* the destination authenticates requests */
+	char token[AUTH_HEX];
+	char nonce[AUTH_HEX];
+	unsigned long seq;
 	long long t_start;
 	/* post-copy */
 	char page_server[96]; /* "ADDR:PORT" the page server listens on */
@@ -43,6 +48,9 @@ static inline int mig_precopy(const struct mig *m)
 {
 	return m->o->technique == TECH_PRECOPY || m->o->technique == TECH_HYBRID;
 }
+
+/* Signs req for the destination when it authenticates requests (migrate.c). */
+void mig_sign(struct mig *m, cJSON *req);
 
 /* precopy.c: the pre-dump rounds, each sent while the container keeps running.  On failure
  * the container has been touched; *err says why. */

@@ -28,6 +28,12 @@ struct mig_ssh *mig_ssh_connect(const struct ssh_opts *o, struct mig_err **err);
 struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 				 struct mig_err **err);
 
+/* Reads a small file on the destination (`cat -- PATH` in an exec channel) into buf, NUL
+ * terminated.  Used for migrate-dst's token: root there can read it, so nobody has to copy
+ * a secret by hand. */
+int mig_ssh_read_file(struct mig_ssh *s, const char *path, char *buf, size_t len,
+		      struct mig_err **err);
+
 /* The socket of the SSH connection (to learn this host's address towards the peer). */
 int mig_ssh_fd(struct mig_ssh *s);
 

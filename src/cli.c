@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "auth.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -128,6 +130,7 @@ void cli_src_usage(FILE *out)
 	    "      --page-server-port PORT  page server port (default %d)\n"
 	    "      --no-sysctl        post-copy/hybrid: refuse instead of raising fs.pipe-max-size\n"
 	    "      --criu PATH        criu binary (default criu)\n"
+	    "      --token-file FILE  the destination's token (with --direct; else read over SSH)\n"
 	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
 	    "      --json             print the report as one JSON line on stdout\n"
 	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
@@ -147,24 +150,29 @@ void cli_src_usage(FILE *out)
 
 void cli_dst_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: migrate-dst [OPTIONS]\n"
-		"Receive runC containers migrated by migrate-src and restore them with runc.\n"
-		"\n"
-		"Options:\n"
-		"  -l, --listen ADDR      address to listen on (default 127.0.0.1: migrate-src\n"
-		"                         reaches it through its SSH connection)\n"
-		"  -p, --port PORT        control port (default %d; 0 picks a free one)\n"
-		"  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
-		"      --runc PATH        runc binary (default runc)\n"
-		"      --runc-root DIR    runc state root (default: runc's own)\n"
-		"      --criu PATH        criu binary (default criu)\n"
-		"      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
-		"      --once             exit after one migration (exit 0 if it succeeded)\n"
-		"      --json             print each migration's report as one JSON line\n"
-		"  -v, --verbose          debug output;  -q, --quiet  errors only\n"
-		"  -h, --help             this help;     -V, --version  version\n",
-		DEFAULT_PORT, DEFAULT_BASE_DIR, DEFAULT_TIMEOUT_S);
+	fprintf(
+	    out,
+	    "Usage: migrate-dst [OPTIONS]\n"
+	    "Receive runC containers migrated by migrate-src and restore them with runc.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -l, --listen ADDR      address to listen on (default 127.0.0.1: migrate-src\n"
+	    "                         reaches it through its SSH connection)\n"
+	    "  -p, --port PORT        control port (default %d; 0 picks a free one)\n"
+	    "  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
+	    "      --runc PATH        runc binary (default runc)\n"
+	    "      --runc-root DIR    runc state root (default: runc's own)\n"
+	    "      --criu PATH        criu binary (default criu)\n"
+	    "      --token-file FILE  the shared secret every request must prove (default\n"
+	    "                         %s; created, mode 0600, when missing)\n"
+	    "      --insecure         no authentication: anyone who reaches the port runs runc\n"
+	    "                         as root (only for isolated test networks)\n"
+	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
+	    "      --once             exit after one migration (exit 0 if it succeeded)\n"
+	    "      --json             print each migration's report as one JSON line\n"
+	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
+	    "  -h, --help             this help;     -V, --version  version\n",
+	    DEFAULT_PORT, DEFAULT_BASE_DIR, DEFAULT_TOKEN_FILE, DEFAULT_TIMEOUT_S);
 }
 
 static void version(FILE *out, const char *prog)
@@ -187,6 +195,8 @@ enum {
 	OPT_PS_PORT,
 	OPT_NO_SYSCTL,
 	OPT_CRIU,
+	OPT_TOKEN_FILE,
+	OPT_INSECURE,
 	OPT_TIMEOUT,
 	OPT_ONCE,
 };
@@ -249,6 +259,7 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	    {"page-server-port", required_argument, NULL, OPT_PS_PORT},
 	    {"no-sysctl", no_argument, NULL, OPT_NO_SYSCTL},
 	    {"criu", required_argument, NULL, OPT_CRIU},
+	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -338,6 +349,9 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 		case OPT_CRIU:
 			o->criu = optarg;
 			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
+			break;
 		case OPT_TIMEOUT:
 			if (parse_int(optarg, 1, 86400, &o->timeout_s) < 0)
 				return mig_err_set(err, 0, "bad timeout '%s' (seconds, 1-86400)",
@@ -390,6 +404,8 @@ int cli_parse_dst(int argc, char **argv, struct dst_opts *o, FILE *out, struct m
 	    {"runc", required_argument, NULL, OPT_RUNC},
 	    {"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
 	    {"criu", required_argument, NULL, OPT_CRIU},
+	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+	    {"insecure", no_argument, NULL, OPT_INSECURE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"once", no_argument, NULL, OPT_ONCE},
 	    {"json", no_argument, NULL, OPT_JSON},
@@ -405,6 +421,7 @@ int cli_parse_dst(int argc, char **argv, struct dst_opts *o, FILE *out, struct m
 	o->base_dir = DEFAULT_BASE_DIR;
 	o->runc = "runc";
 	o->criu = "criu";
+	o->token_file = DEFAULT_TOKEN_FILE;
 	o->timeout_s = DEFAULT_TIMEOUT_S;
 	int c;
 	optind = 0;
@@ -429,6 +446,12 @@ int cli_parse_dst(int argc, char **argv, struct dst_opts *o, FILE *out, struct m
 			break;
 		case OPT_CRIU:
 			o->criu = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
+			break;
+		case OPT_INSECURE:
+			o->insecure = 1;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_int(optarg, 1, 86400, &o->timeout_s) < 0)

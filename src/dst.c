@@ -47,6 +47,9 @@ int dst_ctx_init(struct dst_ctx *d, const struct dst_opts *o, struct mig_err **e
 	if (!realpath(o->base_dir, real))
 		return mig_err_set(err, errno, "base dir %s", o->base_dir);
 	d->base_dir = mig_xstrdup(real);
+	d->auth_on = !o->insecure;
+	if (d->auth_on && auth_load_or_create(o->token_file, d->token, err) < 0)
+		return -1;
 	struct mig_err *e = NULL;
 	if (runc_version(&d->runc, &d->runc_version, &e) < 0) {
 		log_warn("%s", mig_err_msg(e));
@@ -81,9 +84,18 @@ static void add_str_or_null(cJSON *o, const char *key, const char *val)
 		cJSON_AddNullToObject(o, key);
 }
 
-static cJSON *do_hello(struct dst_ctx *d)
+static cJSON *do_hello(struct dst_ctx *d, struct dst_session *s)
 {
+	struct mig_err *e = NULL;
+	if (auth_nonce(s->nonce, &e) < 0)
+		return reply_err(&e);
+	s->next_seq = 1;
 	cJSON *r = proto_reply(NULL);
+	cJSON_AddBoolToObject(r, "auth", d->auth_on);
+	if (d->auth_on) {
+		cJSON_AddStringToObject(r, "nonce", s->nonce);
+		cJSON_AddStringToObject(r, "token_file", d->o->token_file);
+	}
 	cJSON_AddNumberToObject(r, "v", PROTO_VERSION);
 	cJSON_AddStringToObject(r, "base_dir", d->base_dir);
 	add_str_or_null(r, "runc_version", d->runc_version);
@@ -349,13 +361,26 @@ static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_con
 	cJSON_Delete(msg);
 }
 
-cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
+cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 {
 	const char *type = proto_get_str(req, "type", 0, NULL);
 	if (!type)
 		return proto_reply("field 'type' missing or not a string");
 	if (!strcmp(type, "hello"))
-		return do_hello(d);
+		return do_hello(d, s);
+	if (d->auth_on) {
+		struct mig_err *e = NULL;
+		if (!s->nonce[0])
+			mig_err_set(&e, 0,
+				    "authentication required: say hello first (it gives the "
+				    "nonce requests are signed with)");
+		else
+			auth_verify(req, d->token, s->nonce, &s->next_seq, &e);
+		if (e) {
+			s->auth_failed = 1;
+			return reply_err(&e);
+		}
+	}
 	if (!strcmp(type, "check"))
 		return do_check(d, s, req);
 	if (!strcmp(type, "restore"))
@@ -433,7 +458,7 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 		cJSON_Delete(rep);
 		if (is_restore && s.lazy_running)
 			finish_lazy(d, &s, c);
-		if (is_restore && s.restore_tried)
+		if ((is_restore && s.restore_tried) || s.auth_failed)
 			break;
 	}
 	stop_lazy_daemon(&s);
@@ -556,6 +581,10 @@ int dst_serve(struct dst_ctx *d)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (!d->auth_on)
+		log_warn("--insecure: requests are NOT authenticated; anyone who can reach %s "
+			 "can make this host run runc as root",
+			 shown);
 	log_info("listening on %s (base dir %s, runc %s, criu %s)", shown, d->base_dir,
 		 d->runc_version ? d->runc_version : "?", d->criu_version ? d->criu_version : "?");
 	struct handlers h = {.n = 0};

@@ -22,6 +22,7 @@ int main(int argc, char **argv)
 	log_set_level(o.verbose > 0 ? LOG_DEBUG : o.verbose < 0 ? LOG_ERROR : LOG_INFO);
 	struct dst_ctx d;
 	if (dst_ctx_init(&d, &o, &err) < 0) {
+		dst_ctx_free(&d);
 		log_error("%s", mig_err_msg(err));
 		mig_err_free(&err);
 		return EXIT_REFUSED;

@@ -104,7 +104,32 @@ static const char *str_or(const char *s, const char *dflt)
 	return s ? s : dflt;
 }
 
-static int hello_and_check(struct mig *m, struct mig_err **err)
+void mig_sign(struct mig *m, cJSON *req)
+{
+	if (m->auth_on)
+		auth_sign(req, m->token, m->nonce, ++m->seq);
+}
+
+/* The destination's token: from --token-file, or read as root over the SSH session. */
+static int get_token(struct mig *m, const char *path, struct mig_err **err)
+{
+	if (m->o->token_file)
+		return auth_read(m->o->token_file, m->token, err);
+	if (!m->ssh)
+		return mig_err_set(err, 0,
+				   "the destination authenticates requests: with --direct give "
+				   "--token-file (a copy of %s:%s, mode 0600)",
+				   m->o->dest_host, path ? path : "its token file");
+	if (!path)
+		return mig_err_set(err, 0, "the destination did not say where its token is");
+	char buf[256];
+	if (mig_ssh_read_file(m->ssh, path, buf, sizeof(buf), err) < 0 ||
+	    auth_parse(buf, m->token, err) < 0)
+		return mig_err_wrap(err, "reading the destination's token %s", path);
+	return 0;
+}
+
+static int hello(struct mig *m, struct mig_err **err)
 {
 	cJSON *req = proto_msg("hello");
 	cJSON *rep = proto_call(m->ctl, req, CONTROL_TIMEOUT_MS, err);
@@ -117,13 +142,30 @@ static int hello_and_check(struct mig *m, struct mig_err **err)
 	log_debug("destination: runc %s, criu %s, base dir %s",
 		  str_or(proto_get_str(rep, "runc_version", 0, NULL), "?"),
 		  str_or(proto_get_str(rep, "criu_version", 0, NULL), "?"), base ? base : "?");
+	proto_get_bool(rep, "auth", &m->auth_on, 0, NULL);
+	const char *nonce = proto_get_str(rep, "nonce", 0, NULL);
+	int r = base ? 0 : mig_err_wrap(err, "hello reply");
+	if (r == 0 && m->auth_on) {
+		if (!nonce || strlen(nonce) != AUTH_HEX - 1)
+			r = mig_err_set(err, 0, "hello reply: no valid nonce");
+		else
+			snprintf(m->nonce, sizeof(m->nonce), "%s", nonce);
+		if (r == 0)
+			r = get_token(m, proto_get_str(rep, "token_file", 0, NULL), err);
+	}
 	cJSON_Delete(rep);
-	if (!base)
-		return mig_err_wrap(err, "hello reply");
-	req = proto_msg("check");
+	return r;
+}
+
+static int hello_and_check(struct mig *m, struct mig_err **err)
+{
+	if (hello(m, err) < 0)
+		return -1;
+	cJSON *req = proto_msg("check");
 	cJSON_AddStringToObject(req, "name", m->o->container);
 	cJSON_AddStringToObject(req, "technique", technique_name(m->o->technique));
-	rep = proto_call(m->ctl, req, CONTROL_TIMEOUT_MS, err);
+	mig_sign(m, req);
+	cJSON *rep = proto_call(m->ctl, req, CONTROL_TIMEOUT_MS, err);
 	cJSON_Delete(req);
 	cJSON_Delete(rep);
 	return rep ? 0 : -1;
@@ -306,6 +348,7 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 		cJSON_AddStringToObject(req, "page_server_addr", m->ps_addr);
 		cJSON_AddNumberToObject(req, "page_server_port", m->o->page_server_port);
 	}
+	mig_sign(m, req);
 	*unknown = 0;
 	struct mig_err *e = NULL;
 	if (proto_send(m->ctl, req, &e) < 0) {

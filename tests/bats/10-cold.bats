@@ -71,11 +71,30 @@ src() {
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
 }
 
-@test "--direct reaches migrate-dst over plain TCP" {
-	src --direct --json c1 127.0.0.1
+@test "--direct reaches migrate-dst over plain TCP, proving the token it is given" {
+	src --direct c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"with --direct give --token-file (a copy of 127.0.0.1:$DST_TOKEN, mode 0600)"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	src --direct --token-file "$DST_TOKEN" --json c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+}
+
+@test "a wrong token is refused before the container is touched" {
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/wrong-token"
+	chmod 600 "$TEST_TMP/wrong-token"
+	src --direct --token-file "$TEST_TMP/wrong-token" c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"authentication failed (wrong token)"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	chmod 644 "$TEST_TMP/wrong-token"
+	src --direct --token-file "$TEST_TMP/wrong-token" c1 127.0.0.1
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"readable or writable by others (mode 0644)"*"chmod 600"* ]]
 }
 
 @test "terminal container: migrate-dst serves the console socket itself" {

@@ -9,7 +9,9 @@
 #   mk_hosts / rm_hosts                 temp tree: TEST_TMP, SRC_BASE DST_BASE SRC_ROOT DST_ROOT
 #   sshd_start DIR / sshd_stop          throwaway sshd on 127.0.0.1: SSHD_PID SSHD_PORT SSH_KEY
 #                                       SSH_KNOWN_HOSTS SSH_CMD ("ssh -p ... -i ... -o ...")
-#   dst_start LOGFILE ARGS... / dst_stop    migrate-dst ARGS... -p 0: DST_PID DST_PORT
+#   dst_start LOGFILE ARGS... / dst_stop    migrate-dst ARGS... -p 0: DST_PID DST_PORT, and
+#                                       DST_TOKEN (--token-file of the test's own, unless
+#                                       ARGS has --token-file or --insecure)
 #   fake_bundle BASE NAME [terminal]    BASE/NAME/{config.json,rootfs/}
 #   wait_for_line FILE REGEX [SECONDS]  until a line of FILE matches (grep -E), default 5 s
 #   assert_file_contains FILE REGEX     grep -E, prints FILE when it fails
@@ -256,7 +258,15 @@ dst_start() {
 	shift
 	[ -x "$MIGRATE_DST" ] || { echo "dst_start: $MIGRATE_DST not built" >&2; return 1; }
 	: >"$log"
-	"$MIGRATE_DST" "$@" -p 0 </dev/null >"$log" 2>&1 3>&- &
+	# A token of the test's own unless the test chose (never the real /etc/migrate-dst/token).
+	local tok=()
+	case " $* " in
+	*" --token-file "* | *" --insecure "*) ;;
+	*) tok=(--token-file "${TEST_TMP:-$BATS_TEST_TMPDIR}/dst-token") ;;
+	esac
+	DST_TOKEN=${tok[1]:-}
+	export DST_TOKEN
+	"$MIGRATE_DST" "$@" "${tok[@]}" -p 0 </dev/null >"$log" 2>&1 3>&- &
 	DST_PID=$!
 	_DST_START=$(_pid_start "$DST_PID")
 	DST_PORT=""
