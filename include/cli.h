@@ -52,6 +52,8 @@ struct src_opts {
 	const char *criu;	/* criu binary for feature checks; passed to runc with --criu */
 	const char *token_file; /* NULL: read the destination's over SSH */
 	int verbose;		/* -1 quiet, 0 normal, 1 debug */
+	int check;		/* --check: report what would work (doctor.h), change nothing */
+	int no_hang_test;	/* --check without the CRIU hang test */
 	char dest_buf[256];
 };
 

@@ -6,7 +6,8 @@
  *   hello   -> ok, v, base_dir, runc_version, criu_version, version
  *   check   -> the bundle exists here and runc knows no container of that name; stale
  *              image/work dirs of that bundle are removed
- *   restore -> runc restore -d from BUNDLE/image; replies once the container runs */
+ *   restore -> runc restore -d from BUNDLE/image; replies once the container runs
+ *   doctor  -> this host's facts for migrate-src --check (facts.h); changes nothing */
 #ifndef MIG_DST_H
 #define MIG_DST_H
 

@@ -2,8 +2,8 @@
  *
  * A message is a 4-byte big-endian length followed by that many bytes holding one JSON
  * object, at most PROTO_MAX_MSG bytes.  Every message carries "v":1 and a string "type".
- * Requests: hello, check, restore (docs/protocol.md lists their fields).  Every request gets
- * a reply object with "ok" (bool) and, when not ok, "error" (string). */
+ * Requests: hello, check, restore, doctor (docs/protocol.md lists their fields).  Every request
+ * gets a reply object with "ok" (bool) and, when not ok, "error" (string). */
 #ifndef MIG_PROTO_H
 #define MIG_PROTO_H
 

@@ -63,6 +63,8 @@ char *runc_parse_version(const char *out);
 
 int runc_version(const struct runc_ctx *rc, char **version, struct mig_err **err);
 int criu_version(char **version, struct mig_err **err);
+/* The same for the criu binary at criu (NULL: "criu" from PATH). */
+int criu_version_at(const char *criu, char **version, struct mig_err **err);
 
 /* The container's status; RUNC_ABSENT (and 0) when runc says it does not exist. */
 int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st,

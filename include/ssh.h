@@ -34,6 +34,13 @@ struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 int mig_ssh_read_file(struct mig_ssh *s, const char *path, char *buf, size_t len,
 		      struct mig_err **err);
 
+/* Runs cmd on the destination in an exec channel (by the SSH user's shell, as rsync's
+ * server side is run), within timeout_ms.  Its stdout goes into out (at most len - 1 bytes,
+ * NUL-terminated; the rest is dropped), the start of its stderr into errbuf, its exit status
+ * into *status (-1 when none came).  Fails only when the command could not be run or read. */
+int mig_ssh_exec(struct mig_ssh *s, const char *cmd, int timeout_ms, char *out, size_t len,
+		 char *errbuf, size_t errlen, int *status, struct mig_err **err);
+
 /* The socket of the SSH connection (to learn this host's address towards the peer). */
 int mig_ssh_fd(struct mig_ssh *s);
 

@@ -54,4 +54,16 @@ char *xfer_ssh_command(const struct xfer_ctx *x, struct mig_err **err);
 /* Parses rsync --stats output. */
 void xfer_parse_stats(const char *out, struct xfer_stats *st);
 
+/* "rsync  version 3.2.7  protocol version 31" -> "3.2.7" (malloc'ed, or NULL). */
+char *xfer_parse_rsync_version(const char *out);
+
+/* The local rsync's version. */
+int xfer_rsync_version(char **version, struct mig_err **err);
+
+/* Proves that a transfer would work without changing anything: with src, the rootfs sync
+ * of src into remote_dir as a dry run (st->file_bytes: what it would send); without, a
+ * listing of remote_dir itself.  Either way through ssh with the transfer's options. */
+int xfer_probe(const struct xfer_ctx *x, const char *src, const char *remote_dir,
+	       struct xfer_stats *st, struct mig_err **err);
+
 #endif

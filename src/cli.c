@@ -133,6 +133,9 @@ void cli_src_usage(FILE *out)
 	    "      --token-file FILE  the destination's token (with --direct; else read over SSH)\n"
 	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
 	    "      --json             print the report as one JSON line on stdout\n"
+	    "      --check            change nothing: check both hosts and say which techniques\n"
+	    "                         can run (exit 0 when the chosen one can, else 2)\n"
+	    "      --no-hang-test     --check without its test dump of a throwaway process\n"
 	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
 	    "  -h, --help             this help;     -V, --version  version\n"
 	    "\n"
@@ -199,6 +202,8 @@ enum {
 	OPT_INSECURE,
 	OPT_TIMEOUT,
 	OPT_ONCE,
+	OPT_CHECK,
+	OPT_NO_HANG_TEST,
 };
 
 /* Sets the technique from PRE and LAZY, and checks it against an explicit --technique. */
@@ -261,6 +266,8 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	    {"criu", required_argument, NULL, OPT_CRIU},
 	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"check", no_argument, NULL, OPT_CHECK},
+	    {"no-hang-test", no_argument, NULL, OPT_NO_HANG_TEST},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -356,6 +363,12 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 			if (parse_int(optarg, 1, 86400, &o->timeout_s) < 0)
 				return mig_err_set(err, 0, "bad timeout '%s' (seconds, 1-86400)",
 						   optarg);
+			break;
+		case OPT_CHECK:
+			o->check = 1;
+			break;
+		case OPT_NO_HANG_TEST:
+			o->no_hang_test = 1;
 			break;
 		case 'v':
 			o->verbose = 1;

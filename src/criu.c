@@ -14,8 +14,10 @@ int criu_has_feature(const char *criu, const char *feature, int *ok, struct mig_
 	const char *argv[] = {criu ? criu : "criu", "check", "--feature", feature, NULL};
 	struct proc_opts po = {.timeout_ms = CRIU_CHECK_TIMEOUT_MS};
 	struct proc_result res;
-	if (proc_run(argv, &po, &res, err) < 0)
+	if (proc_run(argv, &po, &res, err) < 0) {
+		proc_result_free(&res); /* filled even when criu could not be run */
 		return -1;
+	}
 	*ok = res.exited && res.exit_code == 0;
 	int r = 0;
 	if (res.timed_out)
@@ -170,8 +172,10 @@ static int in_netns(const char *pid, const char *tool, const char *const args[],
 	argv[n] = NULL;
 	struct proc_opts po = {.timeout_ms = CRIU_CHECK_TIMEOUT_MS, .stdout_null = 1};
 	struct proc_result res;
-	if (proc_run(argv, &po, &res, err) < 0)
+	if (proc_run(argv, &po, &res, err) < 0) {
+		proc_result_free(&res);
 		return -1;
+	}
 	int code = res.exited ? res.exit_code : -1;
 	if (code < 0)
 		proc_result_err(argv, &res, err);

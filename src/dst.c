@@ -15,6 +15,7 @@
 
 #include "bundle.h"
 #include "criu.h"
+#include "facts.h"
 #include "log.h"
 #include "proc.h"
 #include "proto.h"
@@ -188,6 +189,21 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 		cJSON_AddBoolToObject(rep, "terminal", b.terminal);
 	}
 	bundle_free(&b);
+	return rep;
+}
+
+/* migrate-src --check: this host's facts (facts.h); changes nothing, takes no lock. */
+static cJSON *do_doctor(struct dst_ctx *d, const cJSON *req)
+{
+	struct mig_err *e = NULL;
+	struct facts_opts fo = {.runc = &d->runc, .criu = d->o->criu, .base_dir = d->base_dir};
+	if (facts_parse_request(req, &fo, &e) < 0)
+		return reply_err(&e);
+	struct host_facts f;
+	facts_gather(&fo, &f);
+	cJSON *rep = proto_reply(NULL);
+	cJSON_AddItemToObject(rep, "facts", facts_to_json(&f));
+	facts_free(&f);
 	return rep;
 }
 
@@ -385,6 +401,8 @@ cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 		return do_check(d, s, req);
 	if (!strcmp(type, "restore"))
 		return do_restore(d, s, req);
+	if (!strcmp(type, "doctor"))
+		return do_doctor(d, req);
 	char msg[128];
 	snprintf(msg, sizeof(msg), "unknown request type '%.40s'", type);
 	return proto_reply(msg);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "doctor.h"
 #include "log.h"
 #include "migrate.h"
 #include "report.h"
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_set_level(o.verbose > 0 ? LOG_DEBUG : o.verbose < 0 ? LOG_ERROR : LOG_INFO);
+	if (o.check)
+		return doctor_run(&o);
 	/* A signal must not kill us between checkpoint and restore: that would lose the
 	 * container.  It is noted and acted on at the next step boundary. */
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -182,6 +182,12 @@ int criu_version(char **version, struct mig_err **err)
 	return version_of(argv, version, err);
 }
 
+int criu_version_at(const char *criu, char **version, struct mig_err **err)
+{
+	const char *argv[] = {criu ? criu : "criu", "--version", NULL};
+	return version_of(argv, version, err);
+}
+
 enum runc_status runc_parse_state(const char *json, int *pid)
 {
 	static const struct {

@@ -234,6 +234,55 @@ out:
 	return r;
 }
 
+int mig_ssh_exec(struct mig_ssh *s, const char *cmd, int timeout_ms, char *out, size_t len,
+		 char *errbuf, size_t errlen, int *status, struct mig_err **err)
+{
+	ssh_channel ch = ssh_channel_new(s->session);
+	if (!ch)
+		return ssh_fail(s, err, "new channel");
+	int r = -1;
+	size_t got = 0;
+	long long deadline = proc_now_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+	out[0] = '\0';
+	errbuf[0] = '\0';
+	*status = -1;
+	if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, cmd) != SSH_OK) {
+		ssh_fail(s, err, "exec");
+		goto out;
+	}
+	/* stdout until EOF (what does not fit is read and dropped). */
+	for (;;) {
+		long long left = deadline - proc_now_ms();
+		if (left <= 0) {
+			mig_err_set(err, 0, "ssh %s: '%s' timed out", s->target, cmd);
+			goto out;
+		}
+		char drop[512];
+		char *dst = got + 1 < len ? out + got : drop;
+		uint32_t room = got + 1 < len ? (uint32_t)(len - 1 - got) : sizeof(drop);
+		int n = ssh_channel_read_timeout(ch, dst, room, 0, left > 1000 ? 1000 : (int)left);
+		if (n == SSH_ERROR) {
+			ssh_fail(s, err, "read");
+			goto out;
+		}
+		if (n > 0 && dst != drop)
+			got += (size_t)n;
+		/* Not ssh_channel_is_eof(): it stays false while stderr holds unread data. */
+		if (n == 0 && (ssh_channel_poll(ch, 0) == SSH_EOF || ssh_channel_is_closed(ch)))
+			break;
+	}
+	out[got] = '\0';
+	int e = ssh_channel_read_timeout(ch, errbuf, (uint32_t)(errlen - 1), 1, 1000);
+	errbuf[e > 0 ? e : 0] = '\0';
+	for (int i = 0; i < 50 && (*status = ssh_channel_get_exit_status(ch)) < 0; i++)
+		ssh_channel_poll_timeout(ch, 100, 0);
+	r = 0;
+out:
+	ssh_channel_close(ch);
+	ssh_channel_free(ch);
+	return r;
+}
+
 int mig_ssh_fd(struct mig_ssh *s)
 {
 	return ssh_get_fd(s->session);

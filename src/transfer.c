@@ -134,3 +134,67 @@ int xfer_rsync(const struct xfer_ctx *x, enum xfer_kind kind, const char *const 
 	xfer_argv_free(&a);
 	return r;
 }
+
+char *xfer_parse_rsync_version(const char *out)
+{
+	const char *p = strstr(out, "version ");
+	if (!p)
+		return NULL;
+	p += strlen("version ");
+	while (*p == ' ')
+		p++;
+	size_t n = strcspn(p, " \t\r\n");
+	return n ? strndup(p, n) : NULL;
+}
+
+int xfer_rsync_version(char **version, struct mig_err **err)
+{
+	const char *argv[] = {"rsync", "--version", NULL};
+	struct proc_opts po = {.timeout_ms = 30000};
+	struct proc_result res;
+	*version = NULL;
+	int r = proc_run_ok(argv, &po, &res, err);
+	if (r == 0 && !(*version = xfer_parse_rsync_version(res.out)))
+		r = mig_err_set(err, 0, "rsync --version: unrecognised output");
+	proc_result_free(&res);
+	return r;
+}
+
+int xfer_probe(const struct xfer_ctx *x, const char *src, const char *remote_dir,
+	       struct xfer_stats *st, struct mig_err **err)
+{
+	struct xfer_argv a;
+	memset(st, 0, sizeof(*st));
+	if (src) {
+		const char *srcs[] = {src};
+		if (xfer_build_argv(x, XFER_ROOTFS, srcs, 1, remote_dir, &a, err) < 0)
+			return -1;
+		/* The same command, as a dry run: rsync changes nothing on either side. */
+		size_t n = 0;
+		while (a.argv[n])
+			n++;
+		memmove(&a.argv[2], &a.argv[1], n * sizeof(a.argv[0]));
+		a.argv[1] = "--dry-run";
+	} else {
+		memset(&a, 0, sizeof(a));
+		a.owned[0] = xfer_ssh_command(x, err);
+		if (!a.owned[0])
+			return -1;
+		int v6 = strchr(x->host, ':') != NULL;
+		a.owned[1] = mig_strdup_printf("%s%s%s:%s", v6 ? "[" : "", x->host, v6 ? "]" : "",
+					       remote_dir);
+		const char *argv[] = {"rsync", "--list-only", "--dirs",	  RSYNC_IO_TIMEOUT,
+				      "-e",    a.owned[0],    a.owned[1], NULL};
+		memcpy(a.argv, argv, sizeof(argv));
+	}
+	struct proc_opts po = {.timeout_ms = x->timeout_ms};
+	struct proc_result res;
+	int r = proc_run_ok(a.argv, &po, &res, err);
+	if (r == 0) {
+		xfer_parse_stats(res.out, st);
+		st->elapsed_ms = res.elapsed_ms;
+	}
+	proc_result_free(&res);
+	xfer_argv_free(&a);
+	return r;
+}

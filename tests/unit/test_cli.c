@@ -216,6 +216,26 @@ static void test_dst(void **state)
 	mig_err_free(&err);
 }
 
+static void test_check_options(void **state)
+{
+	(void)state;
+	struct src_opts o;
+	struct mig_err *err = NULL;
+	assert_int_equal(parse_src(&o, &err, "c1", "host", NULL), CLI_OK);
+	assert_false(o.check);
+	assert_false(o.no_hang_test);
+	assert_int_equal(
+	    parse_src(&o, &err, "--check", "--no-hang-test", "c1", "host", "False", "True", NULL),
+	    CLI_OK);
+	assert_true(o.check);
+	assert_true(o.no_hang_test);
+	assert_int_equal(o.technique, TECH_POSTCOPY);
+	/* --check needs CONTAINER and DEST like a migration. */
+	assert_int_equal(parse_src(&o, &err, "--check", "c1", NULL), CLI_USAGE);
+	assert_non_null(strstr(mig_err_msg(err), "expected CONTAINER DEST"));
+	mig_err_free(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_help_version),
 	    cmocka_unit_test(test_valid_names),
 	    cmocka_unit_test(test_dst),
+	    cmocka_unit_test(test_check_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
