@@ -26,7 +26,7 @@ static int wait_fd(int fd, short events, long long deadline, struct mig_err **er
 		if (deadline >= 0) {
 			long long now = proc_now_ms();
 			if (now >= deadline)
-				return mig_err_set(err, 0, "timed out");
+				return mig_err_set_timeout(err, "timed out");
 			left = (int)(deadline - now);
 		}
 		struct pollfd pfd = {.fd = fd, .events = events};
