@@ -20,6 +20,7 @@ struct mig {
 	struct mig_report *r;
 	struct runc_ctx runc;
 	struct bundle_info b;
+	int lock_fd;	     /* bundle_lock(), held for the whole migration; -1 before */
 	char *image;	     /* BUNDLE/image on the source */
 	char *parent;	     /* BUNDLE/parent: pre-dump rounds in parent/1, parent/2, ... */
 	char parent_rel[32]; /* the last round, relative to image ("../parent/N"), or "" */

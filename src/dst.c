@@ -24,6 +24,9 @@
  * between messages it may be silent for as long as a migration step can take. */
 #define FRAME_TIMEOUT_MS 10000
 #define MAX_HANDLERS	 16
+/* How long the source may take to confirm a successful restore ("commit"); without it the
+ * restored copy is removed, since the source may have given up and restored its own. */
+#define COMMIT_WAIT_MS 30000
 /* How long criu lazy-pages may take to open its socket. */
 #define LAZY_SOCKET_WAIT_MS 10000
 
@@ -137,6 +140,15 @@ static int check_target(struct dst_ctx *d, const char *name, struct bundle_info 
 	return 0;
 }
 
+/* One migration per container on this host: a second source is refused at its check. */
+static int lock_target(struct dst_session *s, const struct bundle_info *b, struct mig_err **err)
+{
+	if (s->lock_fd >= 0)
+		return 0;
+	s->lock_fd = bundle_lock(b, err);
+	return s->lock_fd < 0 ? mig_err_wrap(err, "destination") : 0;
+}
+
 /* The request's technique ("cold" when absent). */
 static int req_technique(const cJSON *req, enum technique *t, struct mig_err **err)
 {
@@ -175,6 +187,10 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	if (!name || req_technique(req, &t, &e) < 0 || technique_checks(d, t, &e) < 0 ||
 	    check_target(d, name, &b, &e) < 0)
 		return reply_err(&e);
+	if (lock_target(s, &b, &e) < 0) {
+		bundle_free(&b);
+		return reply_err(&e);
+	}
 	report_init(&s->report, "destination", name, technique_name(t));
 	/* Whatever an earlier migration of this container left: a fresh start. */
 	int r = restore_clear_dir(&b, "image", &e);
@@ -282,6 +298,11 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 		report_fail(&s->report, 1, mig_err_msg(e));
 		return reply_err(&e);
 	}
+	if (lock_target(s, &b, &e) < 0) {
+		bundle_free(&b);
+		report_fail(&s->report, 1, mig_err_msg(e));
+		return reply_err(&e);
+	}
 	long long t0 = proc_now_ms();
 	char *image = bundle_path(&b, "image");
 	char *work = bundle_path(&b, "work");
@@ -311,20 +332,70 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 
 /* After a lazy restore's reply: waits until the lazy-pages daemon has fetched every page
  * and exited, then tells the source ("lazy_done"). */
-/* A lazy restore whose pages did not all arrive leaves a container whose missing memory
- * reads as zeros: it must not run on.  Adds what was done to *e's message. */
-static void discard_incomplete(struct dst_ctx *d, struct dst_session *s, struct mig_err **e)
+/* Stops and removes the restored container: a lazy restore whose pages did not all arrive
+ * (its missing memory reads as zeros) or one the source never confirmed (it may run there
+ * again).  Adds what was done to *e's message. */
+static void discard_copy(struct dst_ctx *d, struct dst_session *s, const char *what,
+			 struct mig_err **e)
 {
 	struct mig_err *e2 = NULL;
 	const char *name = s->report.container;
 	if (runc_kill(&d->runc, name, &e2) == 0 && runc_remove_leftover(&d->runc, name, &e2) == 0)
-		mig_err_wrap(e, "the destination removed its incomplete copy of %s", name);
+		mig_err_wrap(e, "the destination removed its %s of %s", what, name);
 	else
-		mig_err_wrap(e,
-			     "REMOVING the incomplete copy of %s on the destination FAILED (%s): "
-			     "stop it by hand",
-			     name, mig_err_msg(e2));
+		mig_err_wrap(
+		    e, "REMOVING the %s of %s on the destination FAILED (%s): stop it by hand",
+		    what, name, mig_err_msg(e2));
 	mig_err_free(&e2);
+}
+
+/* Reads one frame: the first byte may take as long as a migration step; the rest of the
+ * frame must follow quickly. */
+static cJSON *recv_request(struct mig_conn *c, int first_ms, struct mig_err **err)
+{
+	uint8_t hdr[4];
+	uint32_t n;
+	if (c->read_full(c, hdr, 1, first_ms, err) < 0 ||
+	    c->read_full(c, hdr + 1, 3, FRAME_TIMEOUT_MS, err) < 0 ||
+	    proto_frame_len(hdr, &n, err) < 0)
+		return NULL;
+	uint8_t *payload = mig_xmalloc(n);
+	cJSON *req = NULL;
+	if (c->read_full(c, payload, n, FRAME_TIMEOUT_MS, err) == 0)
+		req = proto_decode(payload, n, err);
+	free(payload);
+	return req;
+}
+
+/* After a successful restore's reply: the source must confirm it.  A source that gave up
+ * waiting has restored (or will restore) the container on its side, so an unconfirmed copy
+ * here is removed: never two running copies. */
+static void await_commit(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
+{
+	struct mig_err *e = NULL;
+	cJSON *req = recv_request(c, COMMIT_WAIT_MS, &e);
+	const char *type = req ? proto_get_str(req, "type", 0, NULL) : NULL;
+	if (req && type && !strcmp(type, "commit")) {
+		cJSON *rep = dst_handle_request(d, s, req);
+		if (proto_send(c, rep, &e) < 0) {
+			/* Our reply may be lost, but the source did commit: keep the copy. */
+			log_warn("%s", mig_err_msg(e));
+			mig_err_free(&e);
+		}
+		cJSON_Delete(rep);
+	}
+	cJSON_Delete(req);
+	if (s->committed)
+		return;
+	if (!e)
+		mig_err_set(&e, 0, "the source sent something else than commit");
+	mig_err_wrap(&e, "the source did not confirm the restore");
+	stop_lazy_daemon(s);
+	discard_copy(d, s, "unconfirmed copy", &e);
+	log_error("%s", mig_err_msg(e));
+	s->report.ok = 0;
+	report_fail(&s->report, 1, mig_err_msg(e));
+	mig_err_free(&e);
 }
 
 static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
@@ -346,7 +417,7 @@ static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_con
 			cJSON_AddNumberToObject(msg, "lazy_bytes", (double)s->report.lazy_bytes);
 		if (!ok) {
 			proc_result_err(argv, &res, &e);
-			discard_incomplete(d, s, &e);
+			discard_copy(d, s, "incomplete copy", &e);
 			cJSON_AddStringToObject(msg, "error", mig_err_msg(e));
 			report_fail(&s->report, 1, mig_err_msg(e));
 		}
@@ -381,10 +452,17 @@ cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 			return reply_err(&e);
 		}
 	}
+	s->trusted = 1;
 	if (!strcmp(type, "check"))
 		return do_check(d, s, req);
 	if (!strcmp(type, "restore"))
 		return do_restore(d, s, req);
+	if (!strcmp(type, "commit")) {
+		if (!s->report.ok)
+			return proto_reply("commit without a successful restore");
+		s->committed = 1;
+		return proto_reply(NULL);
+	}
 	char msg[128];
 	snprintf(msg, sizeof(msg), "unknown request type '%.40s'", type);
 	return proto_reply(msg);
@@ -404,33 +482,19 @@ static void print_report(struct dst_ctx *d, struct dst_session *s)
 	}
 }
 
-/* Reads one frame: the first byte may take as long as a migration step; the rest of the
- * frame must follow quickly. */
-static cJSON *recv_request(struct dst_ctx *d, struct mig_conn *c, struct mig_err **err)
-{
-	uint8_t hdr[4];
-	uint32_t n;
-	if (c->read_full(c, hdr, 1, d->o->timeout_s * 2000, err) < 0 ||
-	    c->read_full(c, hdr + 1, 3, FRAME_TIMEOUT_MS, err) < 0 ||
-	    proto_frame_len(hdr, &n, err) < 0)
-		return NULL;
-	uint8_t *payload = mig_xmalloc(n);
-	cJSON *req = NULL;
-	if (c->read_full(c, payload, n, FRAME_TIMEOUT_MS, err) == 0)
-		req = proto_decode(payload, n, err);
-	free(payload);
-	return req;
-}
-
 int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 {
 	struct dst_session s;
 	memset(&s, 0, sizeof(s));
+	s.lock_fd = -1;
 	s.start_ms = proc_now_ms();
 	report_init(&s.report, "destination", "", "cold");
 	while (!stop_requested) {
 		struct mig_err *e = NULL;
-		cJSON *req = recv_request(d, c, &e);
+		/* Until a request proves the token, a peer gets no more time than a slow
+		 * frame: idle connections cannot hold the handler slots. */
+		int wait_ms = s.trusted ? d->o->timeout_s * 2000 : FRAME_TIMEOUT_MS;
+		cJSON *req = recv_request(c, wait_ms, &e);
 		if (!req) {
 			int closed = e && strstr(mig_err_msg(e), "connection closed");
 			if (!closed) {
@@ -456,6 +520,8 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 			mig_err_free(&e);
 		}
 		cJSON_Delete(rep);
+		if (is_restore && s.report.ok)
+			await_commit(d, &s, c);
 		if (is_restore && s.lazy_running)
 			finish_lazy(d, &s, c);
 		if ((is_restore && s.restore_tried) || s.auth_failed)
@@ -463,6 +529,8 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 	}
 	stop_lazy_daemon(&s);
 	free(s.lazy_log);
+	if (s.lock_fd >= 0)
+		close(s.lock_fd);
 	if (!s.restore_tried)
 		return DST_NO_MIGRATION;
 	print_report(d, &s);
@@ -515,6 +583,8 @@ serve_child(struct dst_ctx *d, int lfd, int cfd, const char *peer)
 	close(lfd);
 	signal(SIGTERM, on_stop);
 	struct mig_conn *c = conn_from_fd(cfd, peer);
+	/* A restore the source stopped waiting for is stopped too (see await_commit). */
+	d->runc.hangup_fd = cfd;
 	int r = dst_handle_conn(d, c);
 	c->close(c);
 	fflush(NULL);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "criu.h"
 #include "log.h"
@@ -12,6 +13,9 @@
 #include "restore.h"
 /* A whole transfer may take long on a slow link; rsync's own --timeout ends a stalled one. */
 #define XFER_TIMEOUT_MS (6 * 3600 * 1000)
+/* The restore reply may come this long after our own --timeout: the destination's restore
+ * has its own limit; when ours passes first we hang up and it stops (see request_restore). */
+#define RESTORE_REPLY_MARGIN_MS 10000
 
 static volatile sig_atomic_t stop_flag;
 
@@ -31,7 +35,8 @@ static int check_stop(struct mig_err **err)
 static int local_checks(struct mig *m, struct mig_err **err)
 {
 	const struct src_opts *o = m->o;
-	if (bundle_load(o->base_dir, o->container, &m->b, err) < 0)
+	if (bundle_load(o->base_dir, o->container, &m->b, err) < 0 ||
+	    (m->lock_fd = bundle_lock(&m->b, err)) < 0)
 		return mig_err_wrap(err, "source");
 	if (!o->no_rootfs_sync && strchr(m->b.root_path, '/'))
 		return mig_err_set(err, 0,
@@ -336,8 +341,10 @@ static int transfer(struct mig *m, struct mig_err **err)
 	return r < 0 ? mig_err_wrap(err, "transfer") : 0;
 }
 
-/* Asks the destination to restore.  *unknown is set when the answer never came: the
- * destination may or may not have restored the container. */
+/* Asks the destination to restore.  *unknown is set when the connection broke before the
+ * answer: a destination handler that died leaves its runc restore running, so the
+ * container may or may not run there.  (When we stop waiting ourselves, the handler
+ * notices our hang-up and stops the restore: *unknown stays 0.) */
 static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 {
 	cJSON *req = proto_msg("restore");
@@ -357,9 +364,9 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 		return mig_err_wrap(err, "restore request");
 	}
 	cJSON_Delete(req);
-	cJSON *rep = proto_recv(m->ctl, m->o->timeout_s * 1000 + CONTROL_TIMEOUT_MS, &e);
+	cJSON *rep = proto_recv(m->ctl, m->o->timeout_s * 1000 + RESTORE_REPLY_MARGIN_MS, &e);
 	if (!rep) {
-		*unknown = 1;
+		*unknown = !mig_err_timed_out(e);
 		*err = e;
 		return mig_err_wrap(err, "no answer to the restore request");
 	}
@@ -374,6 +381,54 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 	}
 	cJSON_Delete(rep);
 	return ok ? 0 : -1;
+}
+
+/* Confirms the destination's restore: a destination that gets no commit removes its copy.
+ * *unknown is set unless the destination answered: a broken connection may mean its
+ * handler died, and then nobody removes the copy there. */
+static int commit(struct mig *m, int *unknown, struct mig_err **err)
+{
+	cJSON *req = proto_msg("commit");
+	cJSON_AddStringToObject(req, "name", m->o->container);
+	mig_sign(m, req);
+	*unknown = 1;
+	int r = proto_send(m->ctl, req, err);
+	cJSON_Delete(req);
+	if (r < 0)
+		return mig_err_wrap(err, "commit");
+	cJSON *rep = proto_recv(m->ctl, CONTROL_TIMEOUT_MS, err);
+	if (!rep)
+		return mig_err_wrap(err, "no answer to the commit");
+	*unknown = 0;
+	int ok = 0;
+	proto_get_bool(rep, "ok", &ok, 0, NULL);
+	if (!ok) {
+		const char *why = proto_get_str(rep, "error", 0, NULL);
+		mig_err_set(err, 0, "destination refused the commit: %s", why ? why : "?");
+	}
+	cJSON_Delete(rep);
+	return ok ? 0 : -1;
+}
+
+/* Closes the control channel, which tells the destination to stop its restore. */
+static void hang_up(struct mig *m)
+{
+	if (m->ctl)
+		m->ctl->close(m->ctl);
+	m->ctl = NULL;
+}
+
+/* The destination may or may not run the container: only a person can tell. */
+static int unknown_outcome(struct mig *m, struct mig_err *e)
+{
+	char *msg = mig_strdup_printf("%s: the container may or may not be running on %s; check "
+				      "`runc list` there before doing anything; its checkpoint "
+				      "image is in %s on this host",
+				      mig_err_msg(e), m->o->dest_host, m->image);
+	report_fail(m->r, EXIT_NEEDS_HUMAN, msg);
+	free(msg);
+	mig_err_free(&e);
+	return EXIT_NEEDS_HUMAN;
 }
 
 /* The pages did not all reach the destination after its restore.  When the page server
@@ -404,30 +459,25 @@ static int freeze_and_move(struct mig *m)
 	long long t_freeze = proc_now_ms();
 	if (checkpoint(m) < 0)
 		return m->r->exit_code;
-	if (transfer(m, &e) < 0 || check_stop(&e) < 0) {
+	/* A stop asked during the dump: no point sending an image we will not use. */
+	if (check_stop(&e) < 0 || transfer(m, &e) < 0 || check_stop(&e) < 0) {
 		int rc = rollback(m, e);
 		mig_err_free(&e);
 		return rc;
 	}
-	int unknown = 0;
-	if (request_restore(m, &unknown, &e) < 0) {
-		int rc;
-		if (unknown) {
-			char *msg = mig_strdup_printf(
-			    "%s: the container may or may not be running on %s; check "
-			    "`runc list` there before doing anything; its checkpoint image "
-			    "is in %s on this host",
-			    mig_err_msg(e), m->o->dest_host, m->image);
-			report_fail(m->r, EXIT_NEEDS_HUMAN, msg);
-			free(msg);
-			rc = EXIT_NEEDS_HUMAN;
-		} else {
-			rc = rollback(m, e);
-		}
+	/* Without an answer the source gives up and restores its own copy: the destination
+	 * stops its restore when we hang up, or removes the copy we never commit. */
+	int unknown = 0, r = request_restore(m, &unknown, &e);
+	if (r == 0)
+		m->r->downtime_ms = proc_now_ms() - t_freeze;
+	if (r < 0 || commit(m, &unknown, &e) < 0) {
+		if (unknown)
+			return unknown_outcome(m, e);
+		hang_up(m);
+		int rc = rollback(m, e);
 		mig_err_free(&e);
 		return rc;
 	}
-	m->r->downtime_ms = proc_now_ms() - t_freeze;
 	if (mig_lazy(m) && postcopy_finish(m, &e) < 0)
 		return lazy_failed(m, e);
 	m->r->dump_bytes = fs_tree_size(m->image);
@@ -443,6 +493,8 @@ static void mig_free(struct mig *m)
 	if (m->ctl)
 		m->ctl->close(m->ctl);
 	mig_ssh_close(m->ssh);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	bundle_free(&m->b);
 	free(m->image);
 	free(m->dst_bundle);
@@ -450,7 +502,7 @@ static void mig_free(struct mig *m)
 
 int migrate_run(const struct src_opts *o, struct mig_report *r)
 {
-	struct mig m = {.o = o, .r = r};
+	struct mig m = {.o = o, .r = r, .lock_fd = -1};
 	m.t_start = proc_now_ms();
 	m.runc = (struct runc_ctx){.runc = o->runc,
 				   .root = o->runc_root,
