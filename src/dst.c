@@ -118,35 +118,59 @@ static const char *req_name(const cJSON *req, struct mig_err **err)
 	return name;
 }
 
-/* The bundle exists here and runc knows no container of that name. */
-static int check_target(struct dst_ctx *d, const char *name, struct bundle_info *b,
-			struct mig_err **err)
-{
-	if (bundle_load(d->base_dir, name, b, err) < 0)
-		return mig_err_wrap(err, "destination");
-	enum runc_status st;
-	if (runc_state(&d->runc, name, &st, err) < 0) {
-		bundle_free(b);
-		return mig_err_wrap(err, "destination");
-	}
-	if (st != RUNC_ABSENT) {
-		bundle_free(b);
-		return mig_err_set(err, 0,
-				   "a container named %s already exists on the destination (%s); "
-				   "remove it there first: runc%s%s delete -f %s",
-				   name, runc_status_name(st), d->runc.root ? " --root " : "",
-				   d->runc.root ? d->runc.root : "", name);
-	}
-	return 0;
-}
-
 /* One migration per container on this host: a second source is refused at its check. */
 static int lock_target(struct dst_session *s, const struct bundle_info *b, struct mig_err **err)
 {
 	if (s->lock_fd >= 0)
 		return 0;
 	s->lock_fd = bundle_lock(b, err);
-	return s->lock_fd < 0 ? mig_err_wrap(err, "destination") : 0;
+	return s->lock_fd < 0 ? -1 : 0;
+}
+
+/* A same-named container here, which the source asked us to remove (--replace): the
+ * experiment loops' "kill, delete, rm -rf" before every run. */
+static int replace_existing(struct dst_ctx *d, const char *name, enum runc_status st,
+			    struct mig_err **err)
+{
+	log_info("--replace: removing the %s container %s", runc_status_name(st), name);
+	if (runc_kill(&d->runc, name, err) < 0 || runc_remove_leftover(&d->runc, name, err) < 0)
+		return mig_err_wrap(err, "removing the existing %s for --replace", name);
+	enum runc_status now;
+	if (runc_state(&d->runc, name, &now, err) < 0)
+		return -1;
+	if (now != RUNC_ABSENT)
+		return mig_err_set(err, 0, "the existing %s is still %s after removing it", name,
+				   runc_status_name(now));
+	return 0;
+}
+
+/* The bundle exists here, is ours to migrate into (locked), and runc knows no container of
+ * that name (or it was removed, when the request says "replace"). */
+static int check_target(struct dst_ctx *d, struct dst_session *s, const cJSON *req,
+			const char *name, struct bundle_info *b, struct mig_err **err)
+{
+	int replace = 0;
+	if (req)
+		proto_get_bool(req, "replace", &replace, 0, NULL);
+	if (bundle_load(d->base_dir, name, b, err) < 0)
+		return mig_err_wrap(err, "destination");
+	enum runc_status st;
+	int r = lock_target(s, b, err);
+	if (r == 0)
+		r = runc_state(&d->runc, name, &st, err);
+	if (r == 0 && st != RUNC_ABSENT && replace)
+		r = replace_existing(d, name, st, err);
+	else if (r == 0 && st != RUNC_ABSENT)
+		r = mig_err_set(err, 0,
+				"a container named %s already exists on the destination (%s); "
+				"remove it there first (runc%s%s delete -f %s), or use --replace",
+				name, runc_status_name(st), d->runc.root ? " --root " : "",
+				d->runc.root ? d->runc.root : "", name);
+	if (r < 0) {
+		bundle_free(b);
+		return mig_err_wrap(err, "destination");
+	}
+	return 0;
 }
 
 /* The request's technique ("cold" when absent). */
@@ -185,12 +209,8 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	enum technique t;
 	const char *name = req_name(req, &e);
 	if (!name || req_technique(req, &t, &e) < 0 || technique_checks(d, t, &e) < 0 ||
-	    check_target(d, name, &b, &e) < 0)
+	    check_target(d, s, req, name, &b, &e) < 0)
 		return reply_err(&e);
-	if (lock_target(s, &b, &e) < 0) {
-		bundle_free(&b);
-		return reply_err(&e);
-	}
 	report_init(&s->report, "destination", name, technique_name(t));
 	/* Whatever an earlier migration of this container left: a fresh start. */
 	int r = restore_clear_dir(&b, "image", &e);
@@ -294,12 +314,8 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	if (strcmp(s->report.container, name))
 		report_init(&s->report, "destination", name, technique_name(t));
 	s->restore_tried = 1;
-	if (technique_checks(d, t, &e) < 0 || check_target(d, name, &b, &e) < 0) {
-		report_fail(&s->report, 1, mig_err_msg(e));
-		return reply_err(&e);
-	}
-	if (lock_target(s, &b, &e) < 0) {
-		bundle_free(&b);
+	/* The check removed a container to replace; here one is a conflict. */
+	if (technique_checks(d, t, &e) < 0 || check_target(d, s, NULL, name, &b, &e) < 0) {
 		report_fail(&s->report, 1, mig_err_msg(e));
 		return reply_err(&e);
 	}

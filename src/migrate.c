@@ -169,6 +169,8 @@ static int hello_and_check(struct mig *m, struct mig_err **err)
 	cJSON *req = proto_msg("check");
 	cJSON_AddStringToObject(req, "name", m->o->container);
 	cJSON_AddStringToObject(req, "technique", technique_name(m->o->technique));
+	if (m->o->replace)
+		cJSON_AddBoolToObject(req, "replace", 1);
 	mig_sign(m, req);
 	cJSON *rep = proto_call(m->ctl, req, CONTROL_TIMEOUT_MS, err);
 	cJSON_Delete(req);

@@ -136,8 +136,26 @@ src() {
 	echo "$output"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"already exists on the destination (running)"* ]]
-	[[ "$output" == *"delete -f c1"* ]]
+	[[ "$output" == *"delete -f c1"*"or use --replace"* ]]
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+}
+
+@test "--replace: the destination removes its same-named container, and stale image dirs, first" {
+	"$FAKE_RUNC" --root "$DST_ROOT" run -d --bundle "$DST_BASE/c1" c1
+	mkdir -p "$DST_BASE/c1/image" "$DST_BASE/c1/parent/1"
+	echo stale >"$DST_BASE/c1/image/stale.img"
+	echo stale >"$DST_BASE/c1/parent/1/pages-1.img"
+	src --replace c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -F -- '--replace: removing the running container c1' "$TEST_TMP/dst.log"
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	# killed and deleted before the restore made a new one
+	grep -nE ' (kill|delete|restore) ' "$DST_ROOT/argv.log"
+	[ "$(grep -nE ' (kill|delete|restore) ' "$DST_ROOT/argv.log" | sed 's/.* \(kill\|delete\|restore\) .*/\1/' | tr '\n' ' ')" = "kill delete restore " ]
+	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
+	[ ! -e "$DST_BASE/c1/image/stale.img" ]
+	[ ! -e "$DST_BASE/c1/parent" ]
 }
 
 @test "restore fails on the destination: rolled back, runs on the source, exit 3" {
