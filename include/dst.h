@@ -41,6 +41,7 @@ struct dst_session {
 	struct proc lazy; /* post-copy: the criu lazy-pages daemon */
 	int lazy_running;
 	char *lazy_log;
+	char *image;	      /* the image dir of a successful restore, sized for the report */
 	char nonce[AUTH_HEX]; /* from hello; "" before it */
 	unsigned long next_seq;
 	int auth_failed; /* the connection is closed after a failed authentication */

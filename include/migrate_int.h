@@ -27,8 +27,9 @@ struct mig {
 	struct mig_ssh *ssh;
 	struct mig_conn *ctl;
 	struct xfer_ctx xfer;
-	char *dst_bundle; /* the bundle's path on the destination */
-	int auth_on;	  /* the destination authenticates requests */
+	struct xfer_master master; /* the SSH connection every rsync reuses */
+	char *dst_bundle;	   /* the bundle's path on the destination */
+	int auth_on;		   /* the destination authenticates requests */
 	char token[AUTH_HEX];
 	char nonce[AUTH_HEX];
 	unsigned long seq;

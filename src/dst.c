@@ -341,8 +341,10 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	s->report.ok = 1;
 	cJSON *rep = proto_reply(NULL);
 	cJSON_AddNumberToObject(rep, "restore_ms", (double)s->report.restore_ms);
-	s->report.dump_bytes = fs_tree_size(image);
-	free(image);
+	/* Sized after the reply (dst_handle_conn): a directory walk has no place in the
+	 * downtime. */
+	free(s->image);
+	s->image = image;
 	return rep;
 }
 
@@ -538,6 +540,8 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 		cJSON_Delete(rep);
 		if (is_restore && s.report.ok)
 			await_commit(d, &s, c);
+		if (is_restore && s.image)
+			s.report.dump_bytes = fs_tree_size(s.image);
 		if (is_restore && s.lazy_running)
 			finish_lazy(d, &s, c);
 		if ((is_restore && s.restore_tried) || s.auth_failed)
@@ -545,6 +549,7 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 	}
 	stop_lazy_daemon(&s);
 	free(s.lazy_log);
+	free(s.image);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
 	if (!s.restore_tried)

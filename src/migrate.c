@@ -197,6 +197,7 @@ static int presync(struct mig *m, struct mig_err **err)
 	const char *srcs[2];
 	size_t n = xfer_sources(m, srcs);
 	struct xfer_stats st;
+	m->xfer.label = "pre-sync";
 	if (xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err) < 0)
 		return mig_err_wrap(err, "first rootfs sync");
 	m->r->sync_ms = st.elapsed_ms;
@@ -208,6 +209,7 @@ static int preflight(struct mig *m, struct mig_err **err)
 {
 	if (local_checks(m, err) < 0 || technique_checks(m, err) < 0 || check_stop(err) < 0 ||
 	    open_control(m, err) < 0 || hello_and_check(m, err) < 0 ||
+	    xfer_master_start(&m->xfer, &m->master, err) < 0 ||
 	    (mig_lazy(m) && postcopy_prepare(m, err) < 0) || check_stop(err) < 0 ||
 	    presync(m, err) < 0)
 		return -1;
@@ -337,6 +339,7 @@ static int transfer(struct mig *m, struct mig_err **err)
 	const char *srcs[2];
 	size_t n = xfer_sources(m, srcs);
 	struct xfer_stats st;
+	m->xfer.label = "transfer";
 	int r = xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err);
 	m->r->xfer_ms = st.elapsed_ms;
 	m->r->xfer_bytes = st.bytes_sent;
@@ -491,6 +494,7 @@ static int freeze_and_move(struct mig *m)
 static void mig_free(struct mig *m)
 {
 	postcopy_abort(m);
+	xfer_master_stop(&m->xfer, &m->master);
 	free(m->parent);
 	if (m->ctl)
 		m->ctl->close(m->ctl);
@@ -515,7 +519,10 @@ int migrate_run(const struct src_opts *o, struct mig_report *r)
 				   .ssh_port = o->ssh_port,
 				   .identity = o->identity,
 				   .known_hosts = o->known_hosts,
-				   .timeout_ms = XFER_TIMEOUT_MS};
+				   .timeout_ms = XFER_TIMEOUT_MS,
+				   .compress = o->compress ? compress_name(o->compress) : NULL,
+				   .progress =
+				       !o->no_progress && o->verbose >= 0 && isatty(STDERR_FILENO)};
 	snprintf(r->peer, sizeof(r->peer), "%s", o->dest_host);
 	struct mig_err *e = NULL;
 	int rc;

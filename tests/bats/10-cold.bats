@@ -227,17 +227,32 @@ src() {
 }
 
 @test "the transfer fails inside the downtime: rolled back, exit 3, runs on the source" {
-	# The checkpoint hook stops sshd's listener: the live control session survives, but the
-	# final rsync cannot connect.
-	printf '#!/bin/sh\nkill %s\n' "$SSHD_PID" >"$SRC_ROOT/hook-checkpoint"
+	# The checkpoint hook stops sshd's listener and removes the socket of migrate-src's ssh
+	# master: the live control session survives, but the final rsync cannot connect.
+	mkdir "$TEST_TMP/tmp"
+	printf '#!/bin/sh\nkill %s\nrm -f %s/tmp/migrate-src.*/ssh.sock\n' "$SSHD_PID" "$TEST_TMP" >"$SRC_ROOT/hook-checkpoint"
 	chmod +x "$SRC_ROOT/hook-checkpoint"
-	src c1 127.0.0.1
+	TMPDIR=$TEST_TMP/tmp src c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"transfer: rsync exited with code"* ]]
 	[[ "$output" == *"runs on this host again"* ]]
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
 	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+	# the master's private dir is gone with it
+	[ -z "$(ls "$TEST_TMP/tmp")" ]
+}
+
+@test "every rsync reuses the one ssh master connection opened before the freeze" {
+	mkdir "$TEST_TMP/tmp"
+	# The checkpoint hook stops sshd's listener: only the open master can carry the transfer.
+	printf '#!/bin/sh\nkill %s\n' "$SSHD_PID" >"$SRC_ROOT/hook-checkpoint"
+	chmod +x "$SRC_ROOT/hook-checkpoint"
+	TMPDIR=$TEST_TMP/tmp src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	[ -z "$(ls "$TEST_TMP/tmp")" ]
 }
 
 @test "rootfs sync mirrors the container's files, deletions included; --no-rootfs-sync skips it" {

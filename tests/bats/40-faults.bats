@@ -490,3 +490,23 @@ assert_next_migration_works() {
 	kill -0 "$DST_PID"
 	assert_next_migration_works
 }
+
+# --- 9. progress ---------------------------------------------------------------------------------
+
+@test "on a terminal each transfer shows a progress line; not when output is not a terminal" {
+	echo 1024 >"$TEST_TMP/rsync-ctl/bwlimit-2" # 1 MiB image at 1 MiB/s: a second of progress
+	cmd=$(printf '%q ' env PATH="$TEST_TMP/bin:$PATH" "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" \
+		--runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" -i "$SSH_KEY" \
+		--known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" c1 127.0.0.1)
+	run script -qfec "$cmd" /dev/null
+	echo "$output" | cat -v
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"transfer: "*"%"*"/s"* ]]
+	# without a terminal: no progress, no escape sequences
+	rm -f "$TEST_TMP/rsync-ctl/calls"
+	echo 1024 >"$TEST_TMP/rsync-ctl/bwlimit-2"
+	src c2 127.0.0.1
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"%"* ]]
+	[[ "$output" != *$'\r'* ]]
+}
