@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "proto.h"
 #include "restore.h"
+#include "stats.h"
 
 /* A peer that starts a message must finish it within this time (a slow sender is dropped);
  * between messages it may be silent for as long as a migration step can take. */
@@ -99,7 +100,6 @@ static cJSON *do_hello(struct dst_ctx *d, struct dst_session *s)
 		cJSON_AddStringToObject(r, "nonce", s->nonce);
 		cJSON_AddStringToObject(r, "token_file", d->o->token_file);
 	}
-	cJSON_AddNumberToObject(r, "v", PROTO_VERSION);
 	cJSON_AddStringToObject(r, "base_dir", d->base_dir);
 	add_str_or_null(r, "runc_version", d->runc_version);
 	add_str_or_null(r, "criu_version", d->criu_version);
@@ -303,6 +303,19 @@ static void stop_lazy_daemon(struct dst_session *s)
 	s->lazy_running = 0;
 }
 
+/* CRIU's restore statistics (stats-restore in runc's --work-path) into the report; a
+ * missing or unreadable file costs only the numbers. */
+static void add_restore_stats(struct dst_session *s, const char *work)
+{
+	struct criu_restore_stats st;
+	struct mig_err *e = NULL;
+	if (stats_read_restore(work, &st, &e) == 0)
+		report_add_restore_stats(&s->report, &st);
+	else
+		log_warn("%s", mig_err_msg(e));
+	mig_err_free(&e);
+}
+
 static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
@@ -327,6 +340,8 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 		r = start_lazy_daemon(d, s, req, &b, &e);
 	if (r == 0)
 		r = restore_container(&d->runc, name, &b, image, work, is_lazy(t), &e);
+	if (r == 0)
+		add_restore_stats(s, work);
 	free(work);
 	s->report.restore_ms = proc_now_ms() - t0;
 	s->restore_done_ms = proc_now_ms();
@@ -341,6 +356,10 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	s->report.ok = 1;
 	cJSON *rep = proto_reply(NULL);
 	cJSON_AddNumberToObject(rep, "restore_ms", (double)s->report.restore_ms);
+	/* CRIU's own numbers for the source's report (REPORT_NONE when it wrote none). */
+	cJSON_AddNumberToObject(rep, "criu_restore_us", (double)s->report.criu_restore_us);
+	cJSON_AddNumberToObject(rep, "forking_us", (double)s->report.forking_us);
+	cJSON_AddNumberToObject(rep, "pages_restored", (double)s->report.pages_restored);
 	/* Sized after the reply (dst_handle_conn): a directory walk has no place in the
 	 * downtime. */
 	free(s->image);

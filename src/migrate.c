@@ -11,6 +11,7 @@
 #include "migrate_int.h"
 #include "proto.h"
 #include "restore.h"
+#include "stats.h"
 /* A whole transfer may take long on a slow link; rsync's own --timeout ends a stalled one. */
 #define XFER_TIMEOUT_MS (6 * 3600 * 1000)
 /* The restore reply may come this long after our own --timeout: the destination's restore
@@ -346,6 +347,31 @@ static int transfer(struct mig *m, struct mig_err **err)
 	return r < 0 ? mig_err_wrap(err, "transfer") : 0;
 }
 
+/* The destination's CRIU restore statistics, as its reply carries them. */
+static void reply_restore_stats(struct mig *m, const cJSON *rep)
+{
+	struct criu_restore_stats st = {.present = 1};
+	double v;
+	st.restore_us = proto_get_num(rep, "criu_restore_us", &v, 0, NULL) == 0 ? (long long)v : -1;
+	st.forking_us = proto_get_num(rep, "forking_us", &v, 0, NULL) == 0 ? (long long)v : -1;
+	st.pages_restored =
+	    proto_get_num(rep, "pages_restored", &v, 0, NULL) == 0 ? (long long)v : -1;
+	report_add_restore_stats(m->r, &st);
+}
+
+/* CRIU's statistics of the final dump (stats-dump in the image dir), read once the
+ * downtime is over; a missing file costs only the numbers. */
+static void add_dump_stats(struct mig *m)
+{
+	struct criu_dump_stats st;
+	struct mig_err *e = NULL;
+	if (stats_read_dump(m->image, &st, &e) == 0)
+		report_add_dump_stats(m->r, &st);
+	else
+		log_warn("%s", mig_err_msg(e));
+	mig_err_free(&e);
+}
+
 /* Asks the destination to restore.  *unknown is set when the connection broke before the
  * answer: a destination handler that died leaves its runc restore running, so the
  * container may or may not run there.  (When we stop waiting ourselves, the handler
@@ -381,8 +407,10 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 	if (!ok) {
 		const char *why = proto_get_str(rep, "error", 0, NULL);
 		mig_err_set(err, 0, "%s", why ? why : "destination refused the restore");
-	} else if (proto_get_num(rep, "restore_ms", &ms, 0, NULL) == 0) {
-		m->r->restore_ms = (long long)ms;
+	} else {
+		if (proto_get_num(rep, "restore_ms", &ms, 0, NULL) == 0)
+			m->r->restore_ms = (long long)ms;
+		reply_restore_stats(m, rep);
 	}
 	cJSON_Delete(rep);
 	return ok ? 0 : -1;
@@ -486,6 +514,7 @@ static int freeze_and_move(struct mig *m)
 	if (mig_lazy(m) && postcopy_finish(m, &e) < 0)
 		return lazy_failed(m, e);
 	m->r->dump_bytes = fs_tree_size(m->image);
+	add_dump_stats(m);
 	m->r->ok = 1;
 	m->r->exit_code = EXIT_MIGRATED;
 	return EXIT_MIGRATED;

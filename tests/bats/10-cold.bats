@@ -55,11 +55,20 @@ src() {
 		v=$(json_get "$line" "$k"); [ "$v" -ge 0 ]
 	done
 	[ "$(json_get "$line" downtime_ms)" -le "$(json_get "$line" total_ms)" ]
+	# CRIU's statistics (the stand-in writes real CRIU 4.1.1 stats files): the dump's from
+	# the source's image dir, the restore's sent back by the destination.
+	[ "$(json_get "$line" frozen_ms)" = 80.856 ]
+	[ "$(json_get "$line" pages_written)" = 35 ]
+	[ "$(json_get "$line" pages_scanned)" = 49 ]
+	[ "$(json_get "$line" criu_restore_ms)" = 132.573 ]
+	[ "$(json_get "$line" pages_restored)" = 33 ]
 	# The destination printed its own report line.
 	wait_for_line "$TEST_TMP/dst.log" '"role":"destination"'
 	dl=$(grep '"role":"destination"' "$TEST_TMP/dst.log")
 	[ "$(json_get "$dl" ok)" = true ]
 	[ "$(json_get "$dl" container)" = c1 ]
+	[ "$(json_get "$dl" pages_restored)" = 33 ]
+	[[ "$output" != *"warning"* ]]
 }
 
 @test "the seed's positional booleans: False False is cold; the table report is printed" {
