@@ -62,6 +62,7 @@ struct src_opts {
 	const char *csv;	/* append one row per migration to this file */
 	int repeat;		/* migrations back and forth (1: just one, there) */
 	const char *back_host;	/* how DEST reaches this host for the way back */
+	const char *back_cmd;	/* migrate-src on DEST (default "migrate-src", its PATH) */
 	const char *back_opt[MAX_BACK_OPT + 1]; /* extra options for DEST's migrate-src */
 	int n_back_opt;
 	enum compress compress;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "err.h"
 #include "stats.h"
 
 /* A value not measured (the phase did not run) is REPORT_NONE: "-" in the table, null in JSON,
@@ -91,5 +92,13 @@ void report_print_table(const struct mig_report *r, FILE *out);
  * a comma, a double quote, CR or LF, with quotes doubled.  Lines end with "\n". */
 void report_csv_header(FILE *out);
 void report_csv_row(const struct mig_report *r, FILE *out);
+
+/* Appends r's row to the CSV file at path (created 0644), with the header first when the
+ * file is empty; locked, so concurrent loops do not interleave. */
+int report_csv_append(const char *path, const struct mig_report *r, struct mig_err **err);
+
+/* Fills r (already report_init'ed) from a report_json() line, e.g. one printed by the
+ * migrate-src of the other host.  role is left as it is. */
+int report_from_json(struct mig_report *r, const char *json, struct mig_err **err);
 
 #endif

@@ -67,6 +67,11 @@ struct xfer_argv {
 };
 /* The ssh master's argv (for tests); *owned as for xfer_argv. */
 int xfer_master_argv(const struct xfer_ctx *x, const char *path, struct xfer_argv *a);
+
+/* An ssh argv that runs cmd (an argv, each argument single-quoted for the remote shell) on
+ * the destination, through the master when x->control_path is set. */
+int xfer_remote_argv(const struct xfer_ctx *x, const char *const cmd[], struct xfer_argv *a,
+		     struct mig_err **err);
 int xfer_build_argv(const struct xfer_ctx *x, enum xfer_kind kind, const char *const srcs[],
 		    size_t nsrcs, const char *remote_dir, struct xfer_argv *a,
 		    struct mig_err **err);

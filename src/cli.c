@@ -141,6 +141,7 @@ void cli_src_usage(FILE *out)
 	    "      --back-host HOST   how DEST reaches this host for the way back (default: our\n"
 	    "                         address on the SSH connection)\n"
 	    "      --back-opt OPT     an option for DEST's migrate-src on the way back (repeat)\n"
+	    "      --back-cmd PATH    migrate-src on DEST (default: migrate-src in its PATH)\n"
 	    "      --no-progress      no progress line for transfers (shown only on a terminal)\n"
 	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
 	    "  -h, --help             this help;     -V, --version  version\n"
@@ -213,6 +214,7 @@ enum {
 	OPT_REPEAT,
 	OPT_BACK_HOST,
 	OPT_BACK_OPT,
+	OPT_BACK_CMD,
 	OPT_COMPRESS,
 	OPT_SYNC_BUNDLE,
 	OPT_NO_PROGRESS,
@@ -250,6 +252,9 @@ static int parse_src_extra(int c, const char *arg, struct src_opts *o, struct mi
 		return 0;
 	case OPT_BACK_HOST:
 		o->back_host = arg;
+		return 0;
+	case OPT_BACK_CMD:
+		o->back_cmd = arg;
 		return 0;
 	case OPT_BACK_OPT:
 		if (o->n_back_opt >= MAX_BACK_OPT)
@@ -335,6 +340,7 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	    {"repeat", required_argument, NULL, OPT_REPEAT},
 	    {"back-host", required_argument, NULL, OPT_BACK_HOST},
 	    {"back-opt", required_argument, NULL, OPT_BACK_OPT},
+	    {"back-cmd", required_argument, NULL, OPT_BACK_CMD},
 	    {"compress", required_argument, NULL, OPT_COMPRESS},
 	    {"sync-bundle", no_argument, NULL, OPT_SYNC_BUNDLE},
 	    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -346,6 +352,7 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	};
 	memset(o, 0, sizeof(*o));
 	o->repeat = 1;
+	o->back_cmd = "migrate-src";
 	o->base_dir = DEFAULT_BASE_DIR;
 	o->port = DEFAULT_PORT;
 	o->ssh_port = 22;

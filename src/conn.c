@@ -183,3 +183,23 @@ int sock_local_addr(int fd, char *buf, size_t len, struct mig_err **err)
 		return mig_err_set(err, 0, "getnameinfo: %s", gai_strerror(rc));
 	return 0;
 }
+
+int conn_local_addr_towards(const char *host, char *buf, size_t len, struct mig_err **err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, "9", &hints, &res);
+	if (rc)
+		return mig_err_set(err, 0, "resolve %s: %s", host, gai_strerror(rc));
+	/* connect() on a UDP socket only picks the route and source address: nothing is sent. */
+	int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = 0;
+	if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0)
+		r = mig_err_set(err, errno, "route to %s", host);
+	else
+		r = sock_local_addr(fd, buf, len, err);
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return r;
+}

@@ -25,6 +25,11 @@ void migrate_request_stop(void)
 	stop_flag = 1;
 }
 
+int migrate_stop_requested(void)
+{
+	return stop_flag != 0;
+}
+
 /* Fails with "interrupted" when a stop was requested. */
 static int check_stop(struct mig_err **err)
 {

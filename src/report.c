@@ -1,8 +1,14 @@
 #include "report.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -404,4 +410,99 @@ void report_print_table(const struct mig_report *r, FILE *out)
 	if (!r->ok)
 		fprintf(out, "  error: %s\n", r->error);
 	fflush(out);
+}
+
+/* Sizes of the text fields, for copying into them safely. */
+static size_t text_size(const struct col *c)
+{
+	if (c->off == offsetof(struct mig_report, started))
+		return sizeof(((struct mig_report *)0)->started);
+	if (c->off == offsetof(struct mig_report, container))
+		return sizeof(((struct mig_report *)0)->container);
+	if (c->off == offsetof(struct mig_report, technique))
+		return sizeof(((struct mig_report *)0)->technique);
+	if (c->off == offsetof(struct mig_report, peer))
+		return sizeof(((struct mig_report *)0)->peer);
+	return sizeof(((struct mig_report *)0)->error);
+}
+
+static void col_from_json(struct mig_report *r, const struct col *c, const cJSON *v)
+{
+	void *f = (char *)r + c->off;
+	switch (c->kind) {
+	case COL_INT:
+		if (cJSON_IsNumber(v))
+			*(int *)f = (int)v->valuedouble;
+		break;
+	case COL_BOOL:
+		*(int *)f = cJSON_IsTrue(v);
+		break;
+	case COL_STAMP:
+	case COL_TEXT:
+	case COL_ERROR:
+		if (cJSON_IsString(v))
+			snprintf((char *)f, text_size(c), "%s", v->valuestring);
+		break;
+	case COL_NUM:
+		*(long long *)f = cJSON_IsNumber(v) ? (long long)v->valuedouble : REPORT_NONE;
+		break;
+	case COL_US:
+		/* three decimals of a millisecond: round, do not truncate, 80.856 -> 80856 */
+		*(long long *)f =
+		    cJSON_IsNumber(v) ? (long long)(v->valuedouble * 1000.0 + 0.5) : REPORT_NONE;
+		break;
+	case COL_ROLE:
+	case COL_PRE:
+		break;
+	}
+}
+
+int report_from_json(struct mig_report *r, const char *json, struct mig_err **err)
+{
+	cJSON *o = cJSON_Parse(json);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return mig_err_set(err, 0, "not a JSON report: %.80s", json);
+	}
+	for (size_t i = 0; i < NCOLS; i++)
+		col_from_json(r, &cols[i], cJSON_GetObjectItemCaseSensitive(o, cols[i].key));
+	const cJSON *pre = cJSON_GetObjectItemCaseSensitive(o, "pre_dumps");
+	r->n_pre = 0;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, pre)
+	{
+		if (r->n_pre >= REPORT_MAX_PRE)
+			break;
+		struct report_pre_dump *d = &r->pre[r->n_pre++];
+		long long *v[] = {&d->dump_ms, &d->bytes, &d->xfer_ms, &d->xfer_bytes};
+		const char *k[] = {"dump_ms", "bytes", "xfer_ms", "xfer_bytes"};
+		for (size_t j = 0; j < 4; j++) {
+			const cJSON *x = cJSON_GetObjectItemCaseSensitive(p, k[j]);
+			*v[j] = cJSON_IsNumber(x) ? (long long)x->valuedouble : REPORT_NONE;
+		}
+	}
+	cJSON_Delete(o);
+	return 0;
+}
+
+int report_csv_append(const char *path, const struct mig_report *r, struct mig_err **err)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return mig_err_set(err, errno, "--csv %s", path);
+	/* Two loops appending to one file must not interleave their rows or both write the
+	 * header. */
+	struct stat st;
+	FILE *f = NULL;
+	if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0 || !(f = fdopen(fd, "a"))) {
+		int e = errno;
+		close(fd);
+		return mig_err_set(err, e, "--csv %s", path);
+	}
+	if (st.st_size == 0)
+		report_csv_header(f);
+	report_csv_row(r, f);
+	if (fclose(f) != 0)
+		return mig_err_set(err, errno, "--csv %s: write", path);
+	return 0;
 }

@@ -51,7 +51,8 @@ char *xfer_ssh_command(const struct xfer_ctx *x, struct mig_err **err)
 				 x->ssh_port, id, kh, cp, x->user);
 }
 
-int xfer_master_argv(const struct xfer_ctx *x, const char *path, struct xfer_argv *a)
+/* ssh -p PORT [-i ID] [-o UserKnownHostsFile=KH] and the options every ssh we run uses. */
+static size_t ssh_base_argv(const struct xfer_ctx *x, struct xfer_argv *a)
 {
 	memset(a, 0, sizeof(*a));
 	size_t n = 0;
@@ -68,13 +69,20 @@ int xfer_master_argv(const struct xfer_ctx *x, const char *path, struct xfer_arg
 		a->argv[n++] = "-o";
 		a->argv[n++] = a->owned[1];
 	}
-	/* The same rules as the rsync's ssh; -N: no command, only the connection; the
-	 * keepalives end a master whose peer vanished instead of leaving it hanging. */
-	static const char *const fixed[] = {"-o", "BatchMode=yes",
-					    "-o", "StrictHostKeyChecking=yes",
-					    "-o", "ConnectTimeout=30",
-					    "-o", "Compression=no",
-					    "-o", "ServerAliveInterval=15",
+	static const char *const fixed[] = {
+	    "-o", "BatchMode=yes",     "-o", "StrictHostKeyChecking=yes",
+	    "-o", "ConnectTimeout=30", "-o", "Compression=no"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		a->argv[n++] = fixed[i];
+	return n;
+}
+
+int xfer_master_argv(const struct xfer_ctx *x, const char *path, struct xfer_argv *a)
+{
+	size_t n = ssh_base_argv(x, a);
+	/* -N: no command, only the connection; the keepalives end a master whose peer
+	 * vanished instead of leaving it hanging. */
+	static const char *const fixed[] = {"-o", "ServerAliveInterval=15",
 					    "-o", "ServerAliveCountMax=4",
 					    "-o", "ControlMaster=yes",
 					    "-o", "ControlPersist=no",
@@ -85,6 +93,50 @@ int xfer_master_argv(const struct xfer_ctx *x, const char *path, struct xfer_arg
 	a->argv[n++] = "-l";
 	a->argv[n++] = x->user;
 	a->argv[n++] = x->host;
+	a->argv[n] = NULL;
+	return 0;
+}
+
+int xfer_remote_argv(const struct xfer_ctx *x, const char *const cmd[], struct xfer_argv *a,
+		     struct mig_err **err)
+{
+	size_t n = ssh_base_argv(x, a);
+	if (x->control_path) {
+		a->argv[n++] = "-S";
+		a->argv[n++] = x->control_path;
+	}
+	a->argv[n++] = "-l";
+	a->argv[n++] = x->user;
+	a->argv[n++] = x->host;
+	a->argv[n++] = "--";
+	/* The remote side runs the command through the user's shell: every argument is
+	 * single-quoted (a quote inside becomes '\'') so nothing in it is interpreted. */
+	size_t len = 1;
+	for (size_t i = 0; cmd[i]; i++)
+		len += strlen(cmd[i]) * 4 + 3;
+	char *q = mig_xmalloc(len), *o = q;
+	for (size_t i = 0; cmd[i]; i++) {
+		if (i)
+			*o++ = ' ';
+		*o++ = '\'';
+		for (const char *c = cmd[i]; *c; c++) {
+			if (*c == '\'') {
+				memcpy(o, "'\\''", 4);
+				o += 4;
+			} else {
+				*o++ = *c;
+			}
+		}
+		*o++ = '\'';
+	}
+	*o = '\0';
+	if (n + 2 > XFER_MAX_ARGS) {
+		free(q);
+		xfer_argv_free(a);
+		return mig_err_set(err, 0, "ssh: too many arguments");
+	}
+	a->owned[2] = q;
+	a->argv[n++] = q;
 	a->argv[n] = NULL;
 	return 0;
 }

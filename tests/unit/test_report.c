@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -372,6 +373,63 @@ static void test_json_failure_and_pre_dumps(void **state)
 	free(s);
 }
 
+/* The other host's JSON line read back gives the same JSON: --repeat's way-back runs. */
+static void test_from_json_roundtrip(void **state)
+{
+	(void)state;
+	struct mig_report r = sample();
+	struct criu_dump_stats d = cold_dump();
+	struct criu_restore_stats rs = cold_restore();
+	report_add_dump_stats(&r, &d);
+	report_add_restore_stats(&r, &rs);
+	r.run = 2;
+	r.n_pre = 1;
+	r.pre[0] = (struct report_pre_dump){100, 4096, 20, 5000};
+	report_fail(&r, 3, "x, \"y\"");
+	char *a = report_json(&r);
+	struct mig_report back;
+	report_init(&back, "source", "", "cold");
+	struct mig_err *e = NULL;
+	assert_int_equal(report_from_json(&back, a, &e), 0);
+	char *b = report_json(&back);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	assert_int_equal(report_from_json(&back, "[1]", &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "not a JSON report"));
+	mig_err_free(&e);
+}
+
+/* --csv: the header once, then one row per migration. */
+static void test_csv_append(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_report.csv.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path); /* report_csv_append creates it */
+	struct mig_report r = sample();
+	struct mig_err *e = NULL;
+	assert_int_equal(report_csv_append(path, &r, &e), 0);
+	assert_int_equal(report_csv_append(path, &r, &e), 0);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char line[4096];
+	int n = 0, headers = 0;
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		headers += !strncmp(line, "run,started,", 12);
+	}
+	fclose(f);
+	unlink(path);
+	assert_int_equal(n, 3);
+	assert_int_equal(headers, 1);
+	assert_int_equal(report_csv_append("/nonexistent-dir/x.csv", &r, &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "--csv /nonexistent-dir/x.csv"));
+	mig_err_free(&e);
+}
+
 static void test_table(void **state)
 {
 	(void)state;
@@ -435,6 +493,8 @@ int main(void)
 	    cmocka_unit_test(test_csv_matches_json),
 	    cmocka_unit_test(test_csv_quoting),
 	    cmocka_unit_test(test_table_criu),
+	    cmocka_unit_test(test_from_json_roundtrip),
+	    cmocka_unit_test(test_csv_append),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

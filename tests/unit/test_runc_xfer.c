@@ -219,6 +219,26 @@ static void test_rsync_argv_master(void **state)
 	xfer_argv_free(&a);
 }
 
+/* The remote command is one argument for ssh, every word single-quoted for the remote
+ * shell, quotes inside escaped: nothing in a name or option is interpreted there. */
+static void test_remote_argv_quoting(void **state)
+{
+	(void)state;
+	struct xfer_ctx x = {.host = "h", .user = "root", .ssh_port = 22};
+	const char *cmd[] = {"migrate-src", "--back-opt=$(reboot)", "it's", "a b;c", NULL};
+	struct xfer_argv a;
+	struct mig_err *err = NULL;
+	assert_int_equal(xfer_remote_argv(&x, cmd, &a, &err), 0);
+	size_t n = 0;
+	while (a.argv[n])
+		n++;
+	assert_string_equal(a.argv[n - 2], "--");
+	assert_string_equal(a.argv[n - 1],
+			    "'migrate-src' '--back-opt=$(reboot)' 'it'\\''s' 'a b;c'");
+	assert_string_equal(a.argv[n - 3], "h");
+	xfer_argv_free(&a);
+}
+
 static void test_progress_line(void **state)
 {
 	(void)state;
@@ -253,11 +273,12 @@ static void test_rsync_stats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_checkpoint_argv),    cmocka_unit_test(test_restore_argv),
-	    cmocka_unit_test(test_versions_and_state), cmocka_unit_test(test_criu_log_excerpt),
-	    cmocka_unit_test(test_runc_clean_stderr),  cmocka_unit_test(test_lazy_log_bytes),
-	    cmocka_unit_test(test_rsync_argv),	       cmocka_unit_test(test_rsync_stats),
-	    cmocka_unit_test(test_rsync_argv_master),  cmocka_unit_test(test_progress_line),
+	    cmocka_unit_test(test_checkpoint_argv),	cmocka_unit_test(test_restore_argv),
+	    cmocka_unit_test(test_versions_and_state),	cmocka_unit_test(test_criu_log_excerpt),
+	    cmocka_unit_test(test_runc_clean_stderr),	cmocka_unit_test(test_lazy_log_bytes),
+	    cmocka_unit_test(test_rsync_argv),		cmocka_unit_test(test_rsync_stats),
+	    cmocka_unit_test(test_rsync_argv_master),	cmocka_unit_test(test_progress_line),
+	    cmocka_unit_test(test_remote_argv_quoting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
