@@ -30,6 +30,7 @@ struct mig {
 	struct xfer_master master; /* the SSH connection every rsync reuses */
 	char *dst_bundle;	   /* the bundle's path on the destination */
 	int auth_on;		   /* the destination authenticates requests */
+	int send_bundle;	   /* --sync-bundle, and the destination has no bundle */
 	char token[AUTH_HEX];
 	char nonce[AUTH_HEX];
 	unsigned long seq;

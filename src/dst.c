@@ -152,8 +152,18 @@ static int check_target(struct dst_ctx *d, struct dst_session *s, const cJSON *r
 	int replace = 0;
 	if (req)
 		proto_get_bool(req, "replace", &replace, 0, NULL);
-	if (bundle_load(d->base_dir, name, b, err) < 0)
+	if (bundle_load(d->base_dir, name, b, err) < 0) {
+		char *dir = mig_strdup_printf("%s/%s", d->base_dir, name);
+		if (!fs_exists(dir)) {
+			mig_err_free(err);
+			mig_err_set(err, 0,
+				    "no bundle directory %s (copy the bundle there, see "
+				    "docs/bundles.md, or use --sync-bundle)",
+				    dir);
+		}
+		free(dir);
 		return mig_err_wrap(err, "destination");
+	}
 	enum runc_status st;
 	int r = lock_target(s, b, err);
 	if (r == 0)
@@ -202,14 +212,55 @@ static int technique_checks(struct dst_ctx *d, enum technique t, struct mig_err 
 	return 0;
 }
 
+/* --sync-bundle and no bundle here: makes BASE/NAME (0700) for the source to send config.json
+ * and rootfs into, locked like any bundle.  1 when it did, 0 when a bundle is here (or was
+ * not asked for), -1 on error. */
+static int prepare_new_bundle(struct dst_ctx *d, struct dst_session *s, const cJSON *req,
+			      const char *name, struct mig_err **err)
+{
+	int sync = 0;
+	proto_get_bool(req, "sync_bundle", &sync, 0, NULL);
+	struct bundle_info nb = {.dir = mig_strdup_printf("%s/%s", d->base_dir, name)};
+	char *cfg = bundle_path(&nb, "config.json");
+	int r = 0;
+	enum runc_status st;
+	if (sync && !fs_exists(cfg)) {
+		r = fs_mkdir_p(nb.dir, 0700, err);
+		if (r == 0)
+			r = lock_target(s, &nb, err);
+		if (r == 0)
+			r = runc_state(&d->runc, name, &st, err);
+		if (r == 0 && st != RUNC_ABSENT)
+			r = mig_err_set(err, 0, "%s has no bundle here but runc knows it (%s)",
+					name, runc_status_name(st));
+		if (r == 0) {
+			log_info("--sync-bundle: %s has no bundle here; the source sends it to %s",
+				 name, nb.dir);
+			r = 1;
+		}
+	}
+	free(cfg);
+	bundle_free(&nb);
+	return r < 0 ? mig_err_wrap(err, "destination") : r;
+}
+
 static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
 	struct bundle_info b;
 	enum technique t;
 	const char *name = req_name(req, &e);
+	int fresh = 0;
 	if (!name || req_technique(req, &t, &e) < 0 || technique_checks(d, t, &e) < 0 ||
-	    check_target(d, s, req, name, &b, &e) < 0)
+	    (fresh = prepare_new_bundle(d, s, req, name, &e)) < 0)
+		return reply_err(&e);
+	if (fresh) {
+		report_init(&s->report, "destination", name, technique_name(t));
+		cJSON *rep = proto_reply(NULL);
+		cJSON_AddBoolToObject(rep, "send_bundle", 1);
+		return rep;
+	}
+	if (check_target(d, s, req, name, &b, &e) < 0)
 		return reply_err(&e);
 	report_init(&s->report, "destination", name, technique_name(t));
 	/* Whatever an earlier migration of this container left: a fresh start. */

@@ -177,15 +177,19 @@ static int hello_and_check(struct mig *m, struct mig_err **err)
 	cJSON_AddStringToObject(req, "technique", technique_name(m->o->technique));
 	if (m->o->replace)
 		cJSON_AddBoolToObject(req, "replace", 1);
+	if (m->o->sync_bundle)
+		cJSON_AddBoolToObject(req, "sync_bundle", 1);
 	mig_sign(m, req);
 	cJSON *rep = proto_call(m->ctl, req, CONTROL_TIMEOUT_MS, err);
 	cJSON_Delete(req);
+	if (rep)
+		proto_get_bool(rep, "send_bundle", &m->send_bundle, 0, NULL);
 	cJSON_Delete(rep);
 	return rep ? 0 : -1;
 }
 
 /* The rsync sources: the rootfs (unless shared) and the image dir. */
-static size_t xfer_sources(struct mig *m, const char *srcs[2])
+static size_t xfer_sources(struct mig *m, const char *srcs[3])
 {
 	size_t n = 0;
 	if (!m->o->no_rootfs_sync)
@@ -200,11 +204,20 @@ static int presync(struct mig *m, struct mig_err **err)
 {
 	if (restore_clear_dir(&m->b, "image", err) < 0 || fs_mkdir_p(m->image, 0700, err) < 0)
 		return -1;
-	const char *srcs[2];
+	const char *srcs[3];
 	size_t n = xfer_sources(m, srcs);
+	/* --sync-bundle, and the destination has none: its config goes with the first pass. */
+	char *config = m->send_bundle ? bundle_path(&m->b, "config.json") : NULL;
+	if (config) {
+		log_info("sending the bundle of %s (config.json%s) to %s", m->o->container,
+			 m->o->no_rootfs_sync ? "" : " and rootfs", m->o->dest_host);
+		srcs[n++] = config;
+	}
 	struct xfer_stats st;
 	m->xfer.label = "pre-sync";
-	if (xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err) < 0)
+	int r = xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err);
+	free(config);
+	if (r < 0)
 		return mig_err_wrap(err, "first rootfs sync");
 	m->r->sync_ms = st.elapsed_ms;
 	m->r->sync_bytes = st.bytes_sent;
@@ -342,7 +355,7 @@ static int checkpoint(struct mig *m)
 
 static int transfer(struct mig *m, struct mig_err **err)
 {
-	const char *srcs[2];
+	const char *srcs[3];
 	size_t n = xfer_sources(m, srcs);
 	struct xfer_stats st;
 	m->xfer.label = "transfer";

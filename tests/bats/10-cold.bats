@@ -293,3 +293,31 @@ src() {
 	[[ "$output" == *"outside the bundle"*"--no-rootfs-sync"* ]]
 	[ "$(fake_status "$SRC_ROOT" abs1)" = running ]
 }
+
+@test "--sync-bundle: a destination without the bundle gets config.json and rootfs first" {
+	rm -rf --one-file-system "${DST_BASE:?}/c1"
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"no bundle directory $DST_BASE/c1"*"or use --sync-bundle"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	src --sync-bundle c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"sending the bundle of c1 (config.json and rootfs)"* ]]
+	cmp "$SRC_BASE/c1/config.json" "$DST_BASE/c1/config.json"
+	diff -r "$SRC_BASE/c1/rootfs" "$DST_BASE/c1/rootfs"
+	[ "$(stat -c %a "$DST_BASE/c1")" = 700 ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	grep -F -- '--sync-bundle: c1 has no bundle here' "$TEST_TMP/dst.log"
+}
+
+@test "--sync-bundle leaves an existing bundle as it is" {
+	echo '{"edited": "on the destination"}' >"$TEST_TMP/cfg"
+	jq -s '.[0] * .[1]' "$DST_BASE/c1/config.json" "$TEST_TMP/cfg" >"$TEST_TMP/cfg2"
+	cp "$TEST_TMP/cfg2" "$DST_BASE/c1/config.json"
+	src --sync-bundle c1 127.0.0.1
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .edited "$DST_BASE/c1/config.json")" = "on the destination" ]
+	[[ "$output" != *"sending the bundle"* ]]
+}
