@@ -3,17 +3,47 @@
 #   make            build both tools
 #   make test       install what is missing (scripts/install-deps), build, run every test
 #   make demo       migrate a live container between two simulated hosts on this machine
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=   (and make uninstall, with the same variables)
 #   make fuzz       libFuzzer on the control-message decoder for FUZZ_SECONDS (default 60)
 #   make SANITIZE=1 BUILD=build-asan all unit-bins
 #                   a separate ASan + UBSan tree (build-asan is the default with SANITIZE=1)
 
 VERSION    := 0.1.0
-PREFIX     ?= /usr/local
-BINDIR     ?= $(PREFIX)/bin
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
-GIT_REV    := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# --version prints VERSION and the git revision of the build.  Outside a git checkout (a
+# tarball) it is "unknown": .git is looked for here, so a tarball unpacked inside some other
+# repository does not report that one's revision.  Packagers may set GIT_REV themselves.
+ifeq ($(origin GIT_REV),undefined)
+GIT_REV := $(shell [ -e .git ] && git rev-parse --short HEAD 2>/dev/null)
+endif
+ifeq ($(strip $(GIT_REV)),)
+override GIT_REV := unknown
+endif
+
+# make install: where things go (all below DESTDIR, for staging and packages).
+#   BINDIR       migrate-src, migrate-dst
+#   MANDIR       man1/migrate-src.1, man1/migrate-dst.1
+#   BASHCOMPDIR  bash-completion's completions/migrate-src, migrate-dst (loaded on demand)
+#   UNITDIR      migrate-dst.service, its ExecStart pointing at BINDIR: /lib/systemd/system
+#                for PREFIX=/usr (Debian's place for packaged units), else
+#                PREFIX/lib/systemd/system (/usr/local/lib/systemd/system is on systemd's
+#                search path; for other prefixes give UNITDIR=/etc/systemd/system)
+#   CONFDIR      /etc/migrate-dst, whatever PREFIX: migrate-dst.conf (never overwritten) and
+#                the token migrate-dst creates.  Mode 0700: the token lives there.  (The
+#                unit reads the config from here; migrate-dst's own default token path
+#                stays /etc/migrate-dst/token.)
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ifeq ($(patsubst %/,%,$(PREFIX)),/usr)
+UNITDIR     ?= /lib/systemd/system
+else
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+endif
+CONFDIR     := /etc/migrate-dst
 
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libssh libcjson libcrypto 2>/dev/null)
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libssh libcjson libcrypto 2>/dev/null)
@@ -44,12 +74,17 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
-.PHONY: all test unit unit-bins deps demo install clean format fuzz fuzz-bin
+.PHONY: all test unit unit-bins deps demo install uninstall clean format fuzz fuzz-bin FORCE
 
 all: $(BINS)
 
 $(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# cli.o embeds GIT_REV (--version): rebuilt when the revision changes, not only cli.c.
+$(BUILD)/git-rev: FORCE | $(BUILD)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' >$@
+$(BUILD)/cli.o: $(BUILD)/git-rev
 
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -84,9 +119,34 @@ demo: deps
 	$(MAKE) all
 	scripts/demo
 
+MAN_PAGES   := docs/migrate-src.1 docs/migrate-dst.1
+COMPLETIONS := completions/migrate-src completions/migrate-dst
+
 install: $(BINS)
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' dist/migrate-dst.service.in \
+		>$(BUILD)/migrate-dst.service
+	install -m 0644 $(BUILD)/migrate-dst.service $(DESTDIR)$(UNITDIR)/migrate-dst.service
+	@[ -d $(DESTDIR)$(CONFDIR) ] || install -d -m 0700 $(DESTDIR)$(CONFDIR)
+	@if [ -e $(DESTDIR)$(CONFDIR)/migrate-dst.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(CONFDIR)/migrate-dst.conf (see dist/migrate-dst.conf for the new one)"; \
+	else \
+		echo "install -m 0644 dist/migrate-dst.conf $(DESTDIR)$(CONFDIR)/migrate-dst.conf"; \
+		install -m 0644 dist/migrate-dst.conf $(DESTDIR)$(CONFDIR)/migrate-dst.conf; \
+	fi
+
+# Leaves CONFDIR alone: migrate-dst.conf may have been edited, and the token is a secret
+# that sources may hold copies of.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/migrate-src $(DESTDIR)$(BINDIR)/migrate-dst \
+		$(DESTDIR)$(MANDIR)/man1/migrate-src.1 $(DESTDIR)$(MANDIR)/man1/migrate-dst.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/migrate-src $(DESTDIR)$(BASHCOMPDIR)/migrate-dst \
+		$(DESTDIR)$(UNITDIR)/migrate-dst.service
+	@echo "uninstall: $(DESTDIR)$(CONFDIR) (migrate-dst.conf, token) left in place"
 
 # --- fuzzing: clang + libFuzzer (Debian 12: clang, libclang-rt-14-dev) ------------------------
 # The sources the target needs are compiled here with clang (coverage + ASan + UBSan), apart

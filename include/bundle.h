@@ -21,6 +21,12 @@ struct bundle_info {
 int bundle_load(const char *base, const char *name, struct bundle_info *b, struct mig_err **err);
 void bundle_free(struct bundle_info *b);
 
+/* One migration per container at a time on each host: an exclusive flock on
+ * BUNDLE/.migrate.lock (created 0600), holding the holder's PID for messages.  Fails at once,
+ * naming the holder, when another process has it.  Returns the descriptor to keep open for
+ * as long as the lock is needed (closing it, or exiting, releases it), or -1. */
+int bundle_lock(const struct bundle_info *b, struct mig_err **err);
+
 /* BUNDLE/sub, malloc'ed. */
 char *bundle_path(const struct bundle_info *b, const char *sub);
 

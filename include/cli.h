@@ -18,6 +18,12 @@ enum cli_rc { CLI_OK = 0, CLI_EXIT = 1, CLI_USAGE = -1 };
 
 enum technique { TECH_COLD = 0, TECH_PRECOPY, TECH_POSTCOPY, TECH_HYBRID };
 
+/* rsync's compression of the transfers (--compress). */
+enum compress { COMPRESS_NONE = 0, COMPRESS_ZLIB, COMPRESS_ZSTD };
+
+#define MAX_REPEAT   1000
+#define MAX_BACK_OPT 32
+
 /* Exit codes, documented in --help and README. */
 enum exit_code {
 	EXIT_MIGRATED = 0,
@@ -54,6 +60,16 @@ struct src_opts {
 	int verbose;		/* -1 quiet, 0 normal, 1 debug */
 	int check;		/* --check: report what would work (doctor.h), change nothing */
 	int no_hang_test;	/* --check without the CRIU hang test */
+	int replace;		/* the destination removes a same-named container first */
+	const char *csv;	/* append one row per migration to this file */
+	int repeat;		/* migrations back and forth (1: just one, there) */
+	const char *back_host;	/* how DEST reaches this host for the way back */
+	const char *back_cmd;	/* migrate-src on DEST (default "migrate-src", its PATH) */
+	const char *back_opt[MAX_BACK_OPT + 1]; /* extra options for DEST's migrate-src */
+	int n_back_opt;
+	enum compress compress;
+	int sync_bundle; /* send config.json (and rootfs) when DEST lacks the bundle */
+	int no_progress; /* no progress line even on a terminal */
 	char dest_buf[256];
 };
 
@@ -73,6 +89,8 @@ struct dst_opts {
 };
 
 const char *technique_name(enum technique t);
+const char *compress_name(enum compress c);
+int compress_parse(const char *s, enum compress *c);
 /* Parses "cold", "pre-copy", "post-copy", "hybrid" (also "precopy", "postcopy"). */
 int technique_parse(const char *s, enum technique *t);
 

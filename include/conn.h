@@ -31,4 +31,7 @@ int conn_fd(const struct mig_conn *c);
 /* The numeric local address of a connected socket ("10.0.0.1"), into buf. */
 int sock_local_addr(int fd, char *buf, size_t len, struct mig_err **err);
 
+/* This host's address on the route to host (numeric), into buf; sends nothing. */
+int conn_local_addr_towards(const char *host, char *buf, size_t len, struct mig_err **err);
+
 #endif

@@ -42,9 +42,15 @@ struct dst_session {
 	struct proc lazy; /* post-copy: the criu lazy-pages daemon */
 	int lazy_running;
 	char *lazy_log;
+	char *image;	      /* the image dir of a successful restore, sized for the report */
 	char nonce[AUTH_HEX]; /* from hello; "" before it */
 	unsigned long next_seq;
 	int auth_failed; /* the connection is closed after a failed authentication */
+	int lock_fd;	 /* bundle_lock() of the container, from check (or restore) to the
+			  * end of the connection; -1 before */
+	int trusted;	 /* a request passed authentication (or auth is off and one came) */
+	int committed;	 /* the source confirmed the restore ("commit"): the copy here is
+			  * the only one from now on */
 };
 
 int dst_ctx_init(struct dst_ctx *d, const struct dst_opts *o, struct mig_err **err);

@@ -19,6 +19,14 @@ struct mig_err {
 int mig_err_set(struct mig_err **err, int errno_val, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* mig_err_set for a wait that ran out of time: errno_val is ETIMEDOUT (without
+ * strerror in the message), so callers can tell "no answer yet" from "connection gone". */
+int mig_err_set_timeout(struct mig_err **err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* 1 when err was made by mig_err_set_timeout (or with errno_val ETIMEDOUT). */
+int mig_err_timed_out(const struct mig_err *err);
+
 /* Prefixes the message of an existing error with "context: ".  Returns -1. */
 int mig_err_wrap(struct mig_err **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

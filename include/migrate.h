@@ -19,4 +19,7 @@ int migrate_run(const struct src_opts *o, struct mig_report *r);
  * the freeze: refused; after it: rolled back). */
 void migrate_request_stop(void);
 
+/* 1 once a stop was requested (experiment loops end there). */
+int migrate_stop_requested(void);
+
 #endif

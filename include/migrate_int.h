@@ -10,6 +10,7 @@
 #include "proc.h"
 #include "report.h"
 #include "runc.h"
+#include "session.h"
 #include "ssh.h"
 #include "transfer.h"
 
@@ -20,17 +21,15 @@ struct mig {
 	struct mig_report *r;
 	struct runc_ctx runc;
 	struct bundle_info b;
-	char *image;	     /* BUNDLE/image on the source */
-	char *parent;	     /* BUNDLE/parent: pre-dump rounds in parent/1, parent/2, ... */
-	char parent_rel[32]; /* the last round, relative to image ("../parent/N"), or "" */
-	struct mig_ssh *ssh;
-	struct mig_conn *ctl;
+	int lock_fd;		 /* bundle_lock(), held for the whole migration; -1 before */
+	char *image;		 /* BUNDLE/image on the source */
+	char *parent;		 /* BUNDLE/parent: pre-dump rounds in parent/1, parent/2, ... */
+	char parent_rel[32];	 /* the last round, relative to image ("../parent/N"), or "" */
+	struct ctl_session sess; /* SSH, control channel, token (session.h) */
 	struct xfer_ctx xfer;
-	char *dst_bundle; /* the bundle's path on the destination */
-	int auth_on;	  /* the destination authenticates requests */
-	char token[AUTH_HEX];
-	char nonce[AUTH_HEX];
-	unsigned long seq;
+	struct xfer_master master; /* the SSH connection every rsync reuses */
+	char *dst_bundle;	   /* the bundle's path on the destination */
+	int send_bundle;	   /* --sync-bundle, and the destination has no bundle */
 	long long t_start;
 	/* post-copy */
 	char page_server[96]; /* "ADDR:PORT" the page server listens on */
@@ -48,9 +47,6 @@ static inline int mig_precopy(const struct mig *m)
 {
 	return m->o->technique == TECH_PRECOPY || m->o->technique == TECH_HYBRID;
 }
-
-/* Signs req for the destination when it authenticates requests (migrate.c). */
-void mig_sign(struct mig *m, cJSON *req);
 
 /* precopy.c: the pre-dump rounds, each sent while the container keeps running.  On failure
  * the container has been touched; *err says why. */

@@ -27,6 +27,10 @@ struct proc_opts {
 	const int *keep_fds;	    /* descriptors (>= 3) the child inherits at the same number,
 				     * -1 ends; every other one above 2 is closed in the child */
 	size_t max_capture;	    /* bytes of stdout kept (0 means 1 MiB); the rest is dropped */
+	int hangup_fd;		    /* > 0: a connected socket watched while waiting; when its
+				     * peer hangs up, the child's group is ended as on a timeout
+				     * and res->hung_up is set (the requester is gone: finishing
+				     * the work for it would do harm) */
 };
 
 struct proc_result {
@@ -35,6 +39,7 @@ struct proc_result {
 	int exit_code;	/* exit code when exited */
 	int signaled;	/* signal number when killed by a signal, else 0 */
 	int timed_out;	/* 1 when we killed it because the timeout passed */
+	int hung_up;	/* 1 when we killed it because opts.hangup_fd's peer hung up */
 	int timeout_ms; /* opts->timeout_ms at spawn: proc_result_err quotes it, and
 			 * elapsed_ms would include the kill grace */
 	long long elapsed_ms;

@@ -19,6 +19,8 @@ struct runc_ctx {
 	const char *root; /* --root, or NULL for runc's default */
 	const char *criu; /* --criu, or NULL for runc's default ("criu") */
 	int timeout_ms;	  /* for checkpoint/restore; quick queries use a shorter one */
+	int hangup_fd;	  /* > 0: restore is stopped when this socket's peer hangs up (the
+			   * source gave up waiting; see proc_opts.hangup_fd) */
 };
 
 enum runc_status {

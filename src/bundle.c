@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+
+#include "log.h"
 
 static char *read_file(const char *path, size_t max, struct mig_err **err)
 {
@@ -75,6 +78,41 @@ void bundle_free(struct bundle_info *b)
 	free(b->root_path);
 	free(b->rootfs);
 	memset(b, 0, sizeof(*b));
+}
+
+int bundle_lock(const struct bundle_info *b, struct mig_err **err)
+{
+	char *path = bundle_path(b, ".migrate.lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		mig_err_set(err, errno, "lock %s", path);
+		free(path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		char holder[32] = "";
+		ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+		holder[n > 0 ? n : 0] = '\0';
+		holder[strcspn(holder, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			mig_err_set(
+			    err, 0,
+			    "another migration of this container is in progress on this host "
+			    "(%s is locked by PID %s)",
+			    path, holder[0] ? holder : "?");
+		else
+			mig_err_set(err, e, "lock %s", path);
+		close(fd);
+		free(path);
+		return -1;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		log_warn("lock %s: cannot record our PID: %s", path, strerror(errno));
+	free(path);
+	return fd;
 }
 
 char *bundle_path(const struct bundle_info *b, const char *sub)

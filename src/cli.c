@@ -132,10 +132,20 @@ void cli_src_usage(FILE *out)
 	    "      --criu PATH        criu binary (default criu)\n"
 	    "      --token-file FILE  the destination's token (with --direct; else read over SSH)\n"
 	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
+	    "      --compress ALG     rsync compression: none, zlib or zstd (default none)\n"
+	    "      --sync-bundle      send the bundle (config.json, rootfs) if DEST lacks it\n"
+	    "      --replace          DEST stops and removes a same-named container first\n"
 	    "      --json             print the report as one JSON line on stdout\n"
 	    "      --check            change nothing: check both hosts and say which techniques\n"
 	    "                         can run (exit 0 when the chosen one can, else 2)\n"
 	    "      --no-hang-test     --check without its test dump of a throwaway process\n"
+	    "      --csv FILE         append one CSV row per migration (header once)\n"
+	    "      --repeat N         migrate N times back and forth (DEST runs migrate-src too)\n"
+	    "      --back-host HOST   how DEST reaches this host for the way back (default: our\n"
+	    "                         address on the SSH connection)\n"
+	    "      --back-opt OPT     an option for DEST's migrate-src on the way back (repeat)\n"
+	    "      --back-cmd PATH    migrate-src on DEST (default: migrate-src in its PATH)\n"
+	    "      --no-progress      no progress line for transfers (shown only on a terminal)\n"
 	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
 	    "  -h, --help             this help;     -V, --version  version\n"
 	    "\n"
@@ -204,7 +214,71 @@ enum {
 	OPT_ONCE,
 	OPT_CHECK,
 	OPT_NO_HANG_TEST,
+	OPT_REPLACE,
+	OPT_CSV,
+	OPT_REPEAT,
+	OPT_BACK_HOST,
+	OPT_BACK_OPT,
+	OPT_BACK_CMD,
+	OPT_COMPRESS,
+	OPT_SYNC_BUNDLE,
+	OPT_NO_PROGRESS,
 };
+
+const char *compress_name(enum compress c)
+{
+	static const char *const names[] = {"none", "zlib", "zstd"};
+	return (unsigned)c < 3 ? names[c] : "?";
+}
+
+int compress_parse(const char *s, enum compress *c)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, compress_name((enum compress)i))) {
+			*c = (enum compress)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The options for experiment loops and transfers (kept apart from the core ones). */
+static int parse_src_extra(int c, const char *arg, struct src_opts *o, struct mig_err **err)
+{
+	switch (c) {
+	case OPT_REPLACE:
+		o->replace = 1;
+		return 0;
+	case OPT_CSV:
+		o->csv = arg;
+		return 0;
+	case OPT_REPEAT:
+		if (parse_int(arg, 1, MAX_REPEAT, &o->repeat) < 0)
+			return mig_err_set(err, 0, "bad --repeat '%s' (1-%d)", arg, MAX_REPEAT);
+		return 0;
+	case OPT_BACK_HOST:
+		o->back_host = arg;
+		return 0;
+	case OPT_BACK_CMD:
+		o->back_cmd = arg;
+		return 0;
+	case OPT_BACK_OPT:
+		if (o->n_back_opt >= MAX_BACK_OPT)
+			return mig_err_set(err, 0, "more than %d --back-opt", MAX_BACK_OPT);
+		o->back_opt[o->n_back_opt++] = arg;
+		return 0;
+	case OPT_COMPRESS:
+		if (compress_parse(arg, &o->compress) < 0)
+			return mig_err_set(err, 0, "bad --compress '%s' (none, zlib or zstd)", arg);
+		return 0;
+	case OPT_SYNC_BUNDLE:
+		o->sync_bundle = 1;
+		return 0;
+	case OPT_NO_PROGRESS:
+		o->no_progress = 1;
+		return 0;
+	}
+	return 1;
+}
 
 /* Sets the technique from PRE and LAZY, and checks it against an explicit --technique. */
 static int positional_technique(struct src_opts *o, int have_t, const char *pre, const char *lazy,
@@ -268,6 +342,15 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"check", no_argument, NULL, OPT_CHECK},
 	    {"no-hang-test", no_argument, NULL, OPT_NO_HANG_TEST},
+	    {"replace", no_argument, NULL, OPT_REPLACE},
+	    {"csv", required_argument, NULL, OPT_CSV},
+	    {"repeat", required_argument, NULL, OPT_REPEAT},
+	    {"back-host", required_argument, NULL, OPT_BACK_HOST},
+	    {"back-opt", required_argument, NULL, OPT_BACK_OPT},
+	    {"back-cmd", required_argument, NULL, OPT_BACK_CMD},
+	    {"compress", required_argument, NULL, OPT_COMPRESS},
+	    {"sync-bundle", no_argument, NULL, OPT_SYNC_BUNDLE},
+	    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -275,6 +358,8 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
+	o->repeat = 1;
+	o->back_cmd = "migrate-src";
 	o->base_dir = DEFAULT_BASE_DIR;
 	o->port = DEFAULT_PORT;
 	o->ssh_port = 22;
@@ -288,6 +373,12 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	optind = 0; /* GNU: re-initialise, so tests can parse several command lines */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:t:b:p:i:vqhV", lopts, NULL)) != -1) {
+		int x = parse_src_extra(c, optarg, o, err);
+		if (x <= 0) {
+			if (x < 0)
+				return -1;
+			continue;
+		}
 		switch (c) {
 		case 't':
 			if (technique_parse(optarg, &o->technique) < 0)

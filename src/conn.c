@@ -26,7 +26,7 @@ static int wait_fd(int fd, short events, long long deadline, struct mig_err **er
 		if (deadline >= 0) {
 			long long now = proc_now_ms();
 			if (now >= deadline)
-				return mig_err_set(err, 0, "timed out");
+				return mig_err_set_timeout(err, "timed out");
 			left = (int)(deadline - now);
 		}
 		struct pollfd pfd = {.fd = fd, .events = events};
@@ -182,4 +182,24 @@ int sock_local_addr(int fd, char *buf, size_t len, struct mig_err **err)
 	if (rc)
 		return mig_err_set(err, 0, "getnameinfo: %s", gai_strerror(rc));
 	return 0;
+}
+
+int conn_local_addr_towards(const char *host, char *buf, size_t len, struct mig_err **err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, "9", &hints, &res);
+	if (rc)
+		return mig_err_set(err, 0, "resolve %s: %s", host, gai_strerror(rc));
+	/* connect() on a UDP socket only picks the route and source address: nothing is sent. */
+	int fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = 0;
+	if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) < 0)
+		r = mig_err_set(err, errno, "route to %s", host);
+	else
+		r = sock_local_addr(fd, buf, len, err);
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return r;
 }

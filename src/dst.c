@@ -20,11 +20,15 @@
 #include "proc.h"
 #include "proto.h"
 #include "restore.h"
+#include "stats.h"
 
 /* A peer that starts a message must finish it within this time (a slow sender is dropped);
  * between messages it may be silent for as long as a migration step can take. */
 #define FRAME_TIMEOUT_MS 10000
 #define MAX_HANDLERS	 16
+/* How long the source may take to confirm a successful restore ("commit"); without it the
+ * restored copy is removed, since the source may have given up and restored its own. */
+#define COMMIT_WAIT_MS 30000
 /* How long criu lazy-pages may take to open its socket. */
 #define LAZY_SOCKET_WAIT_MS 10000
 
@@ -97,7 +101,6 @@ static cJSON *do_hello(struct dst_ctx *d, struct dst_session *s)
 		cJSON_AddStringToObject(r, "nonce", s->nonce);
 		cJSON_AddStringToObject(r, "token_file", d->o->token_file);
 	}
-	cJSON_AddNumberToObject(r, "v", PROTO_VERSION);
 	cJSON_AddStringToObject(r, "base_dir", d->base_dir);
 	add_str_or_null(r, "runc_version", d->runc_version);
 	add_str_or_null(r, "criu_version", d->criu_version);
@@ -116,24 +119,67 @@ static const char *req_name(const cJSON *req, struct mig_err **err)
 	return name;
 }
 
-/* The bundle exists here and runc knows no container of that name. */
-static int check_target(struct dst_ctx *d, const char *name, struct bundle_info *b,
-			struct mig_err **err)
+/* One migration per container on this host: a second source is refused at its check. */
+static int lock_target(struct dst_session *s, const struct bundle_info *b, struct mig_err **err)
 {
-	if (bundle_load(d->base_dir, name, b, err) < 0)
-		return mig_err_wrap(err, "destination");
-	enum runc_status st;
-	if (runc_state(&d->runc, name, &st, err) < 0) {
-		bundle_free(b);
+	if (s->lock_fd >= 0)
+		return 0;
+	s->lock_fd = bundle_lock(b, err);
+	return s->lock_fd < 0 ? -1 : 0;
+}
+
+/* A same-named container here, which the source asked us to remove (--replace): the
+ * experiment loops' "kill, delete, rm -rf" before every run. */
+static int replace_existing(struct dst_ctx *d, const char *name, enum runc_status st,
+			    struct mig_err **err)
+{
+	log_info("--replace: removing the %s container %s", runc_status_name(st), name);
+	if (runc_kill(&d->runc, name, err) < 0 || runc_remove_leftover(&d->runc, name, err) < 0)
+		return mig_err_wrap(err, "removing the existing %s for --replace", name);
+	enum runc_status now;
+	if (runc_state(&d->runc, name, &now, err) < 0)
+		return -1;
+	if (now != RUNC_ABSENT)
+		return mig_err_set(err, 0, "the existing %s is still %s after removing it", name,
+				   runc_status_name(now));
+	return 0;
+}
+
+/* The bundle exists here, is ours to migrate into (locked), and runc knows no container of
+ * that name (or it was removed, when the request says "replace"). */
+static int check_target(struct dst_ctx *d, struct dst_session *s, const cJSON *req,
+			const char *name, struct bundle_info *b, struct mig_err **err)
+{
+	int replace = 0;
+	if (req)
+		proto_get_bool(req, "replace", &replace, 0, NULL);
+	if (bundle_load(d->base_dir, name, b, err) < 0) {
+		char *dir = mig_strdup_printf("%s/%s", d->base_dir, name);
+		if (!fs_exists(dir)) {
+			mig_err_free(err);
+			mig_err_set(err, 0,
+				    "no bundle directory %s (copy the bundle there, see "
+				    "docs/bundles.md, or use --sync-bundle)",
+				    dir);
+		}
+		free(dir);
 		return mig_err_wrap(err, "destination");
 	}
-	if (st != RUNC_ABSENT) {
+	enum runc_status st;
+	int r = lock_target(s, b, err);
+	if (r == 0)
+		r = runc_state(&d->runc, name, &st, err);
+	if (r == 0 && st != RUNC_ABSENT && replace)
+		r = replace_existing(d, name, st, err);
+	else if (r == 0 && st != RUNC_ABSENT)
+		r = mig_err_set(err, 0,
+				"a container named %s already exists on the destination (%s); "
+				"remove it there first (runc%s%s delete -f %s), or use --replace",
+				name, runc_status_name(st), d->runc.root ? " --root " : "",
+				d->runc.root ? d->runc.root : "", name);
+	if (r < 0) {
 		bundle_free(b);
-		return mig_err_set(err, 0,
-				   "a container named %s already exists on the destination (%s); "
-				   "remove it there first: runc%s%s delete -f %s",
-				   name, runc_status_name(st), d->runc.root ? " --root " : "",
-				   d->runc.root ? d->runc.root : "", name);
+		return mig_err_wrap(err, "destination");
 	}
 	return 0;
 }
@@ -167,14 +213,55 @@ static int technique_checks(struct dst_ctx *d, enum technique t, struct mig_err 
 	return 0;
 }
 
+/* --sync-bundle and no bundle here: makes BASE/NAME (0700) for the source to send config.json
+ * and rootfs into, locked like any bundle.  1 when it did, 0 when a bundle is here (or was
+ * not asked for), -1 on error. */
+static int prepare_new_bundle(struct dst_ctx *d, struct dst_session *s, const cJSON *req,
+			      const char *name, struct mig_err **err)
+{
+	int sync = 0;
+	proto_get_bool(req, "sync_bundle", &sync, 0, NULL);
+	struct bundle_info nb = {.dir = mig_strdup_printf("%s/%s", d->base_dir, name)};
+	char *cfg = bundle_path(&nb, "config.json");
+	int r = 0;
+	enum runc_status st;
+	if (sync && !fs_exists(cfg)) {
+		r = fs_mkdir_p(nb.dir, 0700, err);
+		if (r == 0)
+			r = lock_target(s, &nb, err);
+		if (r == 0)
+			r = runc_state(&d->runc, name, &st, err);
+		if (r == 0 && st != RUNC_ABSENT)
+			r = mig_err_set(err, 0, "%s has no bundle here but runc knows it (%s)",
+					name, runc_status_name(st));
+		if (r == 0) {
+			log_info("--sync-bundle: %s has no bundle here; the source sends it to %s",
+				 name, nb.dir);
+			r = 1;
+		}
+	}
+	free(cfg);
+	bundle_free(&nb);
+	return r < 0 ? mig_err_wrap(err, "destination") : r;
+}
+
 static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
 	struct bundle_info b;
 	enum technique t;
 	const char *name = req_name(req, &e);
+	int fresh = 0;
 	if (!name || req_technique(req, &t, &e) < 0 || technique_checks(d, t, &e) < 0 ||
-	    check_target(d, name, &b, &e) < 0)
+	    (fresh = prepare_new_bundle(d, s, req, name, &e)) < 0)
+		return reply_err(&e);
+	if (fresh) {
+		report_init(&s->report, "destination", name, technique_name(t));
+		cJSON *rep = proto_reply(NULL);
+		cJSON_AddBoolToObject(rep, "send_bundle", 1);
+		return rep;
+	}
+	if (check_target(d, s, req, name, &b, &e) < 0)
 		return reply_err(&e);
 	report_init(&s->report, "destination", name, technique_name(t));
 	/* Whatever an earlier migration of this container left: a fresh start. */
@@ -283,6 +370,19 @@ static void stop_lazy_daemon(struct dst_session *s)
 	s->lazy_running = 0;
 }
 
+/* CRIU's restore statistics (stats-restore in runc's --work-path) into the report; a
+ * missing or unreadable file costs only the numbers. */
+static void add_restore_stats(struct dst_session *s, const char *work)
+{
+	struct criu_restore_stats st;
+	struct mig_err *e = NULL;
+	if (stats_read_restore(work, &st, &e) == 0)
+		report_add_restore_stats(&s->report, &st);
+	else
+		log_warn("%s", mig_err_msg(e));
+	mig_err_free(&e);
+}
+
 static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
@@ -294,7 +394,8 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	if (strcmp(s->report.container, name))
 		report_init(&s->report, "destination", name, technique_name(t));
 	s->restore_tried = 1;
-	if (technique_checks(d, t, &e) < 0 || check_target(d, name, &b, &e) < 0) {
+	/* The check removed a container to replace; here one is a conflict. */
+	if (technique_checks(d, t, &e) < 0 || check_target(d, s, NULL, name, &b, &e) < 0) {
 		report_fail(&s->report, 1, mig_err_msg(e));
 		return reply_err(&e);
 	}
@@ -306,6 +407,8 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 		r = start_lazy_daemon(d, s, req, &b, &e);
 	if (r == 0)
 		r = restore_container(&d->runc, name, &b, image, work, is_lazy(t), &e);
+	if (r == 0)
+		add_restore_stats(s, work);
 	free(work);
 	s->report.restore_ms = proc_now_ms() - t0;
 	s->restore_done_ms = proc_now_ms();
@@ -320,27 +423,83 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	s->report.ok = 1;
 	cJSON *rep = proto_reply(NULL);
 	cJSON_AddNumberToObject(rep, "restore_ms", (double)s->report.restore_ms);
-	s->report.dump_bytes = fs_tree_size(image);
-	free(image);
+	/* CRIU's own numbers for the source's report (REPORT_NONE when it wrote none). */
+	cJSON_AddNumberToObject(rep, "criu_restore_us", (double)s->report.criu_restore_us);
+	cJSON_AddNumberToObject(rep, "forking_us", (double)s->report.forking_us);
+	cJSON_AddNumberToObject(rep, "pages_restored", (double)s->report.pages_restored);
+	/* Sized after the reply (dst_handle_conn): a directory walk has no place in the
+	 * downtime. */
+	free(s->image);
+	s->image = image;
 	return rep;
 }
 
 /* After a lazy restore's reply: waits until the lazy-pages daemon has fetched every page
  * and exited, then tells the source ("lazy_done"). */
-/* A lazy restore whose pages did not all arrive leaves a container whose missing memory
- * reads as zeros: it must not run on.  Adds what was done to *e's message. */
-static void discard_incomplete(struct dst_ctx *d, struct dst_session *s, struct mig_err **e)
+/* Stops and removes the restored container: a lazy restore whose pages did not all arrive
+ * (its missing memory reads as zeros) or one the source never confirmed (it may run there
+ * again).  Adds what was done to *e's message. */
+static void discard_copy(struct dst_ctx *d, struct dst_session *s, const char *what,
+			 struct mig_err **e)
 {
 	struct mig_err *e2 = NULL;
 	const char *name = s->report.container;
 	if (runc_kill(&d->runc, name, &e2) == 0 && runc_remove_leftover(&d->runc, name, &e2) == 0)
-		mig_err_wrap(e, "the destination removed its incomplete copy of %s", name);
+		mig_err_wrap(e, "the destination removed its %s of %s", what, name);
 	else
-		mig_err_wrap(e,
-			     "REMOVING the incomplete copy of %s on the destination FAILED (%s): "
-			     "stop it by hand",
-			     name, mig_err_msg(e2));
+		mig_err_wrap(
+		    e, "REMOVING the %s of %s on the destination FAILED (%s): stop it by hand",
+		    what, name, mig_err_msg(e2));
 	mig_err_free(&e2);
+}
+
+/* Reads one frame: the first byte may take as long as a migration step; the rest of the
+ * frame must follow quickly. */
+static cJSON *recv_request(struct mig_conn *c, int first_ms, struct mig_err **err)
+{
+	uint8_t hdr[4];
+	uint32_t n;
+	if (c->read_full(c, hdr, 1, first_ms, err) < 0 ||
+	    c->read_full(c, hdr + 1, 3, FRAME_TIMEOUT_MS, err) < 0 ||
+	    proto_frame_len(hdr, &n, err) < 0)
+		return NULL;
+	uint8_t *payload = mig_xmalloc(n);
+	cJSON *req = NULL;
+	if (c->read_full(c, payload, n, FRAME_TIMEOUT_MS, err) == 0)
+		req = proto_decode(payload, n, err);
+	free(payload);
+	return req;
+}
+
+/* After a successful restore's reply: the source must confirm it.  A source that gave up
+ * waiting has restored (or will restore) the container on its side, so an unconfirmed copy
+ * here is removed: never two running copies. */
+static void await_commit(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
+{
+	struct mig_err *e = NULL;
+	cJSON *req = recv_request(c, COMMIT_WAIT_MS, &e);
+	const char *type = req ? proto_get_str(req, "type", 0, NULL) : NULL;
+	if (req && type && !strcmp(type, "commit")) {
+		cJSON *rep = dst_handle_request(d, s, req);
+		if (proto_send(c, rep, &e) < 0) {
+			/* Our reply may be lost, but the source did commit: keep the copy. */
+			log_warn("%s", mig_err_msg(e));
+			mig_err_free(&e);
+		}
+		cJSON_Delete(rep);
+	}
+	cJSON_Delete(req);
+	if (s->committed)
+		return;
+	if (!e)
+		mig_err_set(&e, 0, "the source sent something else than commit");
+	mig_err_wrap(&e, "the source did not confirm the restore");
+	stop_lazy_daemon(s);
+	discard_copy(d, s, "unconfirmed copy", &e);
+	log_error("%s", mig_err_msg(e));
+	s->report.ok = 0;
+	report_fail(&s->report, 1, mig_err_msg(e));
+	mig_err_free(&e);
 }
 
 static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
@@ -362,7 +521,7 @@ static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_con
 			cJSON_AddNumberToObject(msg, "lazy_bytes", (double)s->report.lazy_bytes);
 		if (!ok) {
 			proc_result_err(argv, &res, &e);
-			discard_incomplete(d, s, &e);
+			discard_copy(d, s, "incomplete copy", &e);
 			cJSON_AddStringToObject(msg, "error", mig_err_msg(e));
 			report_fail(&s->report, 1, mig_err_msg(e));
 		}
@@ -397,12 +556,19 @@ cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 			return reply_err(&e);
 		}
 	}
+	s->trusted = 1;
 	if (!strcmp(type, "check"))
 		return do_check(d, s, req);
 	if (!strcmp(type, "restore"))
 		return do_restore(d, s, req);
 	if (!strcmp(type, "doctor"))
 		return do_doctor(d, req);
+	if (!strcmp(type, "commit")) {
+		if (!s->report.ok)
+			return proto_reply("commit without a successful restore");
+		s->committed = 1;
+		return proto_reply(NULL);
+	}
 	char msg[128];
 	snprintf(msg, sizeof(msg), "unknown request type '%.40s'", type);
 	return proto_reply(msg);
@@ -422,33 +588,19 @@ static void print_report(struct dst_ctx *d, struct dst_session *s)
 	}
 }
 
-/* Reads one frame: the first byte may take as long as a migration step; the rest of the
- * frame must follow quickly. */
-static cJSON *recv_request(struct dst_ctx *d, struct mig_conn *c, struct mig_err **err)
-{
-	uint8_t hdr[4];
-	uint32_t n;
-	if (c->read_full(c, hdr, 1, d->o->timeout_s * 2000, err) < 0 ||
-	    c->read_full(c, hdr + 1, 3, FRAME_TIMEOUT_MS, err) < 0 ||
-	    proto_frame_len(hdr, &n, err) < 0)
-		return NULL;
-	uint8_t *payload = mig_xmalloc(n);
-	cJSON *req = NULL;
-	if (c->read_full(c, payload, n, FRAME_TIMEOUT_MS, err) == 0)
-		req = proto_decode(payload, n, err);
-	free(payload);
-	return req;
-}
-
 int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 {
 	struct dst_session s;
 	memset(&s, 0, sizeof(s));
+	s.lock_fd = -1;
 	s.start_ms = proc_now_ms();
 	report_init(&s.report, "destination", "", "cold");
 	while (!stop_requested) {
 		struct mig_err *e = NULL;
-		cJSON *req = recv_request(d, c, &e);
+		/* Until a request proves the token, a peer gets no more time than a slow
+		 * frame: idle connections cannot hold the handler slots. */
+		int wait_ms = s.trusted ? d->o->timeout_s * 2000 : FRAME_TIMEOUT_MS;
+		cJSON *req = recv_request(c, wait_ms, &e);
 		if (!req) {
 			int closed = e && strstr(mig_err_msg(e), "connection closed");
 			if (!closed) {
@@ -474,6 +626,10 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 			mig_err_free(&e);
 		}
 		cJSON_Delete(rep);
+		if (is_restore && s.report.ok)
+			await_commit(d, &s, c);
+		if (is_restore && s.image)
+			s.report.dump_bytes = fs_tree_size(s.image);
 		if (is_restore && s.lazy_running)
 			finish_lazy(d, &s, c);
 		if ((is_restore && s.restore_tried) || s.auth_failed)
@@ -481,6 +637,9 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 	}
 	stop_lazy_daemon(&s);
 	free(s.lazy_log);
+	free(s.image);
+	if (s.lock_fd >= 0)
+		close(s.lock_fd);
 	if (!s.restore_tried)
 		return DST_NO_MIGRATION;
 	print_report(d, &s);
@@ -533,6 +692,8 @@ serve_child(struct dst_ctx *d, int lfd, int cfd, const char *peer)
 	close(lfd);
 	signal(SIGTERM, on_stop);
 	struct mig_conn *c = conn_from_fd(cfd, peer);
+	/* A restore the source stopped waiting for is stopped too (see await_commit). */
+	d->runc.hangup_fd = cfd;
 	int r = dst_handle_conn(d, c);
 	c->close(c);
 	fflush(NULL);

@@ -73,6 +73,25 @@ int mig_err_set(struct mig_err **err, int errno_val, const char *fmt, ...)
 	return -1;
 }
 
+int mig_err_set_timeout(struct mig_err **err, const char *fmt, ...)
+{
+	if (!err || *err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	struct mig_err *e = mig_xcalloc(1, sizeof(*e));
+	e->errno_val = ETIMEDOUT;
+	e->msg = mig_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	*err = e;
+	return -1;
+}
+
+int mig_err_timed_out(const struct mig_err *err)
+{
+	return err && err->errno_val == ETIMEDOUT;
+}
+
 int mig_err_wrap(struct mig_err **err, const char *fmt, ...)
 {
 	if (!err || !*err)

@@ -7,8 +7,8 @@
 #include "cli.h"
 #include "doctor.h"
 #include "log.h"
+#include "loop.h"
 #include "migrate.h"
-#include "report.h"
 
 static void on_signal(int sig)
 {
@@ -39,18 +39,5 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct mig_report r;
-	report_init(&r, "source", o.container, technique_name(o.technique));
-	rc = migrate_run(&o, &r);
-	if (!r.ok)
-		log_error("%s", r.error);
-	if (o.json) {
-		char *j = report_json(&r);
-		printf("%s\n", j);
-		free(j);
-	} else if (o.verbose >= 0) {
-		report_print_table(&r, stdout);
-	}
-	fflush(stdout);
-	return rc;
+	return loop_run(&o);
 }

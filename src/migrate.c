@@ -4,20 +4,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "criu.h"
 #include "log.h"
 #include "migrate_int.h"
 #include "proto.h"
 #include "restore.h"
+#include "session.h"
+#include "stats.h"
 /* A whole transfer may take long on a slow link; rsync's own --timeout ends a stalled one. */
 #define XFER_TIMEOUT_MS (6 * 3600 * 1000)
+/* The restore reply may come this long after our own --timeout: the destination's restore
+ * has its own limit; when ours passes first we hang up and it stops (see request_restore). */
+#define RESTORE_REPLY_MARGIN_MS 10000
 
 static volatile sig_atomic_t stop_flag;
 
 void migrate_request_stop(void)
 {
 	stop_flag = 1;
+}
+
+int migrate_stop_requested(void)
+{
+	return stop_flag != 0;
 }
 
 /* Fails with "interrupted" when a stop was requested. */
@@ -31,7 +42,8 @@ static int check_stop(struct mig_err **err)
 static int local_checks(struct mig *m, struct mig_err **err)
 {
 	const struct src_opts *o = m->o;
-	if (bundle_load(o->base_dir, o->container, &m->b, err) < 0)
+	if (bundle_load(o->base_dir, o->container, &m->b, err) < 0 ||
+	    (m->lock_fd = bundle_lock(&m->b, err)) < 0)
 		return mig_err_wrap(err, "source");
 	if (!o->no_rootfs_sync && strchr(m->b.root_path, '/'))
 		return mig_err_set(err, 0,
@@ -79,100 +91,40 @@ static int technique_checks(struct mig *m, struct mig_err **err)
 	return 0;
 }
 
-static int open_control(struct mig *m, struct mig_err **err)
+/* SSH (unless --direct), the control channel, hello and the token: session.h. */
+static int open_session(struct mig *m, struct mig_err **err)
 {
-	const struct src_opts *o = m->o;
-	if (o->direct) {
-		m->ctl = conn_tcp_connect(o->dest_host, o->port, CONTROL_TIMEOUT_MS, err);
-		return m->ctl ? 0 : mig_err_wrap(err, "control channel");
-	}
-	struct ssh_opts so = {.host = o->dest_host,
-			      .port = o->ssh_port,
-			      .user = o->ssh_user,
-			      .identity = o->identity,
-			      .known_hosts = o->known_hosts,
-			      .timeout_s = 30};
-	m->ssh = mig_ssh_connect(&so, err);
-	if (!m->ssh)
+	struct ctl_session *cs = &m->sess;
+	if (session_ssh(cs, err) < 0 || session_control(cs, err) < 0 || session_hello(cs, err) < 0)
 		return -1;
-	m->ctl = mig_ssh_forward(m->ssh, "127.0.0.1", o->port, err);
-	return m->ctl ? 0 : -1;
-}
-
-static const char *str_or(const char *s, const char *dflt)
-{
-	return s ? s : dflt;
-}
-
-void mig_sign(struct mig *m, cJSON *req)
-{
-	if (m->auth_on)
-		auth_sign(req, m->token, m->nonce, ++m->seq);
-}
-
-/* The destination's token: from --token-file, or read as root over the SSH session. */
-static int get_token(struct mig *m, const char *path, struct mig_err **err)
-{
-	if (m->o->token_file)
-		return auth_read(m->o->token_file, m->token, err);
-	if (!m->ssh)
-		return mig_err_set(err, 0,
-				   "the destination authenticates requests: with --direct give "
-				   "--token-file (a copy of %s:%s, mode 0600)",
-				   m->o->dest_host, path ? path : "its token file");
-	if (!path)
-		return mig_err_set(err, 0, "the destination did not say where its token is");
-	char buf[256];
-	if (mig_ssh_read_file(m->ssh, path, buf, sizeof(buf), err) < 0 ||
-	    auth_parse(buf, m->token, err) < 0)
-		return mig_err_wrap(err, "reading the destination's token %s", path);
+	m->dst_bundle = mig_strdup_printf("%s/%s", cs->base_dir, m->o->container);
+	log_debug("destination: migrate-dst %s, base dir %s",
+		  cs->dst_version ? cs->dst_version : "?", cs->base_dir);
 	return 0;
-}
-
-static int hello(struct mig *m, struct mig_err **err)
-{
-	cJSON *req = proto_msg("hello");
-	cJSON *rep = proto_call(m->ctl, req, CONTROL_TIMEOUT_MS, err);
-	cJSON_Delete(req);
-	if (!rep)
-		return mig_err_wrap(err, "hello to the destination");
-	const char *base = proto_get_str(rep, "base_dir", 1, err);
-	if (base)
-		m->dst_bundle = mig_strdup_printf("%s/%s", base, m->o->container);
-	log_debug("destination: runc %s, criu %s, base dir %s",
-		  str_or(proto_get_str(rep, "runc_version", 0, NULL), "?"),
-		  str_or(proto_get_str(rep, "criu_version", 0, NULL), "?"), base ? base : "?");
-	proto_get_bool(rep, "auth", &m->auth_on, 0, NULL);
-	const char *nonce = proto_get_str(rep, "nonce", 0, NULL);
-	int r = base ? 0 : mig_err_wrap(err, "hello reply");
-	if (r == 0 && m->auth_on) {
-		if (!nonce || strlen(nonce) != AUTH_HEX - 1)
-			r = mig_err_set(err, 0, "hello reply: no valid nonce");
-		else
-			snprintf(m->nonce, sizeof(m->nonce), "%s", nonce);
-		if (r == 0)
-			r = get_token(m, proto_get_str(rep, "token_file", 0, NULL), err);
-	}
-	cJSON_Delete(rep);
-	return r;
 }
 
 static int hello_and_check(struct mig *m, struct mig_err **err)
 {
-	if (hello(m, err) < 0)
+	if (open_session(m, err) < 0)
 		return -1;
 	cJSON *req = proto_msg("check");
 	cJSON_AddStringToObject(req, "name", m->o->container);
 	cJSON_AddStringToObject(req, "technique", technique_name(m->o->technique));
-	mig_sign(m, req);
-	cJSON *rep = proto_call(m->ctl, req, CONTROL_TIMEOUT_MS, err);
+	if (m->o->replace)
+		cJSON_AddBoolToObject(req, "replace", 1);
+	if (m->o->sync_bundle)
+		cJSON_AddBoolToObject(req, "sync_bundle", 1);
+	session_sign(&m->sess, req);
+	cJSON *rep = proto_call(m->sess.ctl, req, CONTROL_TIMEOUT_MS, err);
 	cJSON_Delete(req);
+	if (rep)
+		proto_get_bool(rep, "send_bundle", &m->send_bundle, 0, NULL);
 	cJSON_Delete(rep);
 	return rep ? 0 : -1;
 }
 
 /* The rsync sources: the rootfs (unless shared) and the image dir. */
-static size_t xfer_sources(struct mig *m, const char *srcs[2])
+static size_t xfer_sources(struct mig *m, const char *srcs[3])
 {
 	size_t n = 0;
 	if (!m->o->no_rootfs_sync)
@@ -187,10 +139,20 @@ static int presync(struct mig *m, struct mig_err **err)
 {
 	if (restore_clear_dir(&m->b, "image", err) < 0 || fs_mkdir_p(m->image, 0700, err) < 0)
 		return -1;
-	const char *srcs[2];
+	const char *srcs[3];
 	size_t n = xfer_sources(m, srcs);
+	/* --sync-bundle, and the destination has none: its config goes with the first pass. */
+	char *config = m->send_bundle ? bundle_path(&m->b, "config.json") : NULL;
+	if (config) {
+		log_info("sending the bundle of %s (config.json%s) to %s", m->o->container,
+			 m->o->no_rootfs_sync ? "" : " and rootfs", m->o->dest_host);
+		srcs[n++] = config;
+	}
 	struct xfer_stats st;
-	if (xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err) < 0)
+	m->xfer.label = "pre-sync";
+	int r = xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err);
+	free(config);
+	if (r < 0)
 		return mig_err_wrap(err, "first rootfs sync");
 	m->r->sync_ms = st.elapsed_ms;
 	m->r->sync_bytes = st.bytes_sent;
@@ -200,7 +162,7 @@ static int presync(struct mig *m, struct mig_err **err)
 static int preflight(struct mig *m, struct mig_err **err)
 {
 	if (local_checks(m, err) < 0 || technique_checks(m, err) < 0 || check_stop(err) < 0 ||
-	    open_control(m, err) < 0 || hello_and_check(m, err) < 0 ||
+	    hello_and_check(m, err) < 0 || xfer_master_start(&m->xfer, &m->master, err) < 0 ||
 	    (mig_lazy(m) && postcopy_prepare(m, err) < 0) || check_stop(err) < 0 ||
 	    presync(m, err) < 0)
 		return -1;
@@ -327,17 +289,45 @@ static int checkpoint(struct mig *m)
 
 static int transfer(struct mig *m, struct mig_err **err)
 {
-	const char *srcs[2];
+	const char *srcs[3];
 	size_t n = xfer_sources(m, srcs);
 	struct xfer_stats st;
+	m->xfer.label = "transfer";
 	int r = xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err);
 	m->r->xfer_ms = st.elapsed_ms;
 	m->r->xfer_bytes = st.bytes_sent;
 	return r < 0 ? mig_err_wrap(err, "transfer") : 0;
 }
 
-/* Asks the destination to restore.  *unknown is set when the answer never came: the
- * destination may or may not have restored the container. */
+/* The destination's CRIU restore statistics, as its reply carries them. */
+static void reply_restore_stats(struct mig *m, const cJSON *rep)
+{
+	struct criu_restore_stats st = {.present = 1};
+	double v;
+	st.restore_us = proto_get_num(rep, "criu_restore_us", &v, 0, NULL) == 0 ? (long long)v : -1;
+	st.forking_us = proto_get_num(rep, "forking_us", &v, 0, NULL) == 0 ? (long long)v : -1;
+	st.pages_restored =
+	    proto_get_num(rep, "pages_restored", &v, 0, NULL) == 0 ? (long long)v : -1;
+	report_add_restore_stats(m->r, &st);
+}
+
+/* CRIU's statistics of the final dump (stats-dump in the image dir), read once the
+ * downtime is over; a missing file costs only the numbers. */
+static void add_dump_stats(struct mig *m)
+{
+	struct criu_dump_stats st;
+	struct mig_err *e = NULL;
+	if (stats_read_dump(m->image, &st, &e) == 0)
+		report_add_dump_stats(m->r, &st);
+	else
+		log_warn("%s", mig_err_msg(e));
+	mig_err_free(&e);
+}
+
+/* Asks the destination to restore.  *unknown is set when the connection broke before the
+ * answer: a destination handler that died leaves its runc restore running, so the
+ * container may or may not run there.  (When we stop waiting ourselves, the handler
+ * notices our hang-up and stops the restore: *unknown stays 0.) */
 static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 {
 	cJSON *req = proto_msg("restore");
@@ -348,18 +338,18 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 		cJSON_AddStringToObject(req, "page_server_addr", m->ps_addr);
 		cJSON_AddNumberToObject(req, "page_server_port", m->o->page_server_port);
 	}
-	mig_sign(m, req);
+	session_sign(&m->sess, req);
 	*unknown = 0;
 	struct mig_err *e = NULL;
-	if (proto_send(m->ctl, req, &e) < 0) {
+	if (proto_send(m->sess.ctl, req, &e) < 0) {
 		cJSON_Delete(req);
 		*err = e;
 		return mig_err_wrap(err, "restore request");
 	}
 	cJSON_Delete(req);
-	cJSON *rep = proto_recv(m->ctl, m->o->timeout_s * 1000 + CONTROL_TIMEOUT_MS, &e);
+	cJSON *rep = proto_recv(m->sess.ctl, m->o->timeout_s * 1000 + RESTORE_REPLY_MARGIN_MS, &e);
 	if (!rep) {
-		*unknown = 1;
+		*unknown = !mig_err_timed_out(e);
 		*err = e;
 		return mig_err_wrap(err, "no answer to the restore request");
 	}
@@ -369,11 +359,61 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 	if (!ok) {
 		const char *why = proto_get_str(rep, "error", 0, NULL);
 		mig_err_set(err, 0, "%s", why ? why : "destination refused the restore");
-	} else if (proto_get_num(rep, "restore_ms", &ms, 0, NULL) == 0) {
-		m->r->restore_ms = (long long)ms;
+	} else {
+		if (proto_get_num(rep, "restore_ms", &ms, 0, NULL) == 0)
+			m->r->restore_ms = (long long)ms;
+		reply_restore_stats(m, rep);
 	}
 	cJSON_Delete(rep);
 	return ok ? 0 : -1;
+}
+
+/* Confirms the destination's restore: a destination that gets no commit removes its copy.
+ * *unknown is set unless the destination answered: a broken connection may mean its
+ * handler died, and then nobody removes the copy there. */
+static int commit(struct mig *m, int *unknown, struct mig_err **err)
+{
+	cJSON *req = proto_msg("commit");
+	cJSON_AddStringToObject(req, "name", m->o->container);
+	session_sign(&m->sess, req);
+	*unknown = 1;
+	int r = proto_send(m->sess.ctl, req, err);
+	cJSON_Delete(req);
+	if (r < 0)
+		return mig_err_wrap(err, "commit");
+	cJSON *rep = proto_recv(m->sess.ctl, CONTROL_TIMEOUT_MS, err);
+	if (!rep)
+		return mig_err_wrap(err, "no answer to the commit");
+	*unknown = 0;
+	int ok = 0;
+	proto_get_bool(rep, "ok", &ok, 0, NULL);
+	if (!ok) {
+		const char *why = proto_get_str(rep, "error", 0, NULL);
+		mig_err_set(err, 0, "destination refused the commit: %s", why ? why : "?");
+	}
+	cJSON_Delete(rep);
+	return ok ? 0 : -1;
+}
+
+/* Closes the control channel, which tells the destination to stop its restore. */
+static void hang_up(struct mig *m)
+{
+	if (m->sess.ctl)
+		m->sess.ctl->close(m->sess.ctl);
+	m->sess.ctl = NULL;
+}
+
+/* The destination may or may not run the container: only a person can tell. */
+static int unknown_outcome(struct mig *m, struct mig_err *e)
+{
+	char *msg = mig_strdup_printf("%s: the container may or may not be running on %s; check "
+				      "`runc list` there before doing anything; its checkpoint "
+				      "image is in %s on this host",
+				      mig_err_msg(e), m->o->dest_host, m->image);
+	report_fail(m->r, EXIT_NEEDS_HUMAN, msg);
+	free(msg);
+	mig_err_free(&e);
+	return EXIT_NEEDS_HUMAN;
 }
 
 /* The pages did not all reach the destination after its restore.  When the page server
@@ -404,33 +444,29 @@ static int freeze_and_move(struct mig *m)
 	long long t_freeze = proc_now_ms();
 	if (checkpoint(m) < 0)
 		return m->r->exit_code;
-	if (transfer(m, &e) < 0 || check_stop(&e) < 0) {
+	/* A stop asked during the dump: no point sending an image we will not use. */
+	if (check_stop(&e) < 0 || transfer(m, &e) < 0 || check_stop(&e) < 0) {
 		int rc = rollback(m, e);
 		mig_err_free(&e);
 		return rc;
 	}
-	int unknown = 0;
-	if (request_restore(m, &unknown, &e) < 0) {
-		int rc;
-		if (unknown) {
-			char *msg = mig_strdup_printf(
-			    "%s: the container may or may not be running on %s; check "
-			    "`runc list` there before doing anything; its checkpoint image "
-			    "is in %s on this host",
-			    mig_err_msg(e), m->o->dest_host, m->image);
-			report_fail(m->r, EXIT_NEEDS_HUMAN, msg);
-			free(msg);
-			rc = EXIT_NEEDS_HUMAN;
-		} else {
-			rc = rollback(m, e);
-		}
+	/* Without an answer the source gives up and restores its own copy: the destination
+	 * stops its restore when we hang up, or removes the copy we never commit. */
+	int unknown = 0, r = request_restore(m, &unknown, &e);
+	if (r == 0)
+		m->r->downtime_ms = proc_now_ms() - t_freeze;
+	if (r < 0 || commit(m, &unknown, &e) < 0) {
+		if (unknown)
+			return unknown_outcome(m, e);
+		hang_up(m);
+		int rc = rollback(m, e);
 		mig_err_free(&e);
 		return rc;
 	}
-	m->r->downtime_ms = proc_now_ms() - t_freeze;
 	if (mig_lazy(m) && postcopy_finish(m, &e) < 0)
 		return lazy_failed(m, e);
 	m->r->dump_bytes = fs_tree_size(m->image);
+	add_dump_stats(m);
 	m->r->ok = 1;
 	m->r->exit_code = EXIT_MIGRATED;
 	return EXIT_MIGRATED;
@@ -439,10 +475,11 @@ static int freeze_and_move(struct mig *m)
 static void mig_free(struct mig *m)
 {
 	postcopy_abort(m);
+	xfer_master_stop(&m->xfer, &m->master);
 	free(m->parent);
-	if (m->ctl)
-		m->ctl->close(m->ctl);
-	mig_ssh_close(m->ssh);
+	session_close(&m->sess);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	bundle_free(&m->b);
 	free(m->image);
 	free(m->dst_bundle);
@@ -450,7 +487,8 @@ static void mig_free(struct mig *m)
 
 int migrate_run(const struct src_opts *o, struct mig_report *r)
 {
-	struct mig m = {.o = o, .r = r};
+	struct mig m = {.o = o, .r = r, .lock_fd = -1};
+	session_init(&m.sess, o);
 	m.t_start = proc_now_ms();
 	m.runc = (struct runc_ctx){.runc = o->runc,
 				   .root = o->runc_root,
@@ -461,7 +499,10 @@ int migrate_run(const struct src_opts *o, struct mig_report *r)
 				   .ssh_port = o->ssh_port,
 				   .identity = o->identity,
 				   .known_hosts = o->known_hosts,
-				   .timeout_ms = XFER_TIMEOUT_MS};
+				   .timeout_ms = XFER_TIMEOUT_MS,
+				   .compress = o->compress ? compress_name(o->compress) : NULL,
+				   .progress =
+				       !o->no_progress && o->verbose >= 0 && isatty(STDERR_FILENO)};
 	snprintf(r->peer, sizeof(r->peer), "%s", o->dest_host);
 	struct mig_err *e = NULL;
 	int rc;

@@ -22,7 +22,7 @@ int postcopy_prepare(struct mig *m, struct mig_err **err)
 	} else {
 		/* The address this host uses to reach the destination is one the destination
 		 * can reach back. */
-		int fd = m->ssh ? mig_ssh_fd(m->ssh) : conn_fd(m->ctl);
+		int fd = m->sess.ssh ? mig_ssh_fd(m->sess.ssh) : conn_fd(m->sess.ctl);
 		if (sock_local_addr(fd, m->ps_addr, sizeof(m->ps_addr), err) < 0)
 			return mig_err_wrap(err, "page server address (give --page-server-addr)");
 	}
@@ -120,7 +120,7 @@ void postcopy_abort(struct mig *m)
 int postcopy_finish(struct mig *m, struct mig_err **err)
 {
 	long long t0 = proc_now_ms();
-	cJSON *msg = proto_recv(m->ctl, m->o->timeout_s * 4000, err);
+	cJSON *msg = proto_recv(m->sess.ctl, m->o->timeout_s * 4000, err);
 	int ok = 0;
 	if (msg) {
 		double v;

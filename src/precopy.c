@@ -31,6 +31,7 @@ static int one_round(struct mig *m, int i, struct mig_err **err)
 	free(dir);
 	const char *srcs[] = {m->parent};
 	struct xfer_stats st;
+	m->xfer.label = "pre-dump";
 	if (xfer_rsync(&m->xfer, XFER_IMAGE, srcs, 1, m->dst_bundle, &st, err) < 0)
 		return mig_err_wrap(err, "sending pre-dump %d", i);
 	pre->xfer_ms = st.elapsed_ms;

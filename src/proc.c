@@ -24,6 +24,8 @@
 #define DEFAULT_GRACE_MS    2000
 #define DEFAULT_MAX_CAPTURE (1024 * 1024)
 #define NO_DEADLINE	    (-1LL)
+/* How a waited-for child ended, as far as we are concerned. */
+enum { END_EXITED = 0, END_TIMED_OUT, END_HUNG_UP };
 /* Poll interval when pidfd_open is unavailable (seccomp filters, old kernels). */
 #define FALLBACK_POLL_MS 10
 /* Bound of the descriptor loop used when close_range is unavailable. */
@@ -351,21 +353,28 @@ static long long proc_deadline(const struct proc *p)
 	return p->opts.timeout_ms > 0 ? p->start_ms + p->opts.timeout_ms : NO_DEADLINE;
 }
 
-static void sleep_on_child(const struct proc *p, long long until)
+/* Sleeps until the child may have exited or `until`; returns 1 when the watched socket's
+ * peer hung up (only if watch is set). */
+static int sleep_on_child(const struct proc *p, long long until, int watch)
 {
 	long long left = until == NO_DEADLINE ? -1 : until - proc_now_ms();
 	int ms = left < 0 ? -1 : (left > INT_MAX ? INT_MAX : (int)left);
 	if (p->pidfd < 0 && (ms < 0 || ms > FALLBACK_POLL_MS))
 		ms = FALLBACK_POLL_MS;
-	/* poll() skips a negative fd, so without a pidfd this only sleeps. */
-	struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
-	(void)poll(&pfd, 1, ms); /* EINTR or not, the caller checks again */
+	/* poll() skips a negative fd, so without a pidfd this only sleeps.  POLLRDHUP and
+	 * not POLLIN: the peer may legitimately send data, which is not ours to read. */
+	struct pollfd pfd[2] = {{.fd = p->pidfd, .events = POLLIN},
+				{.fd = watch ? p->opts.hangup_fd : -1, .events = POLLRDHUP}};
+	if (poll(pfd, 2, ms) <= 0) /* EINTR or not, the caller checks again */
+		return 0;
+	return (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-/* 1 once the child has exited, 0 if `until` passed first, -1 if it is not our child any
- * more.  The child is left a zombie: until it is reaped its PID, and so its process group
- * ID, cannot be reused, which makes kill(-pid) after its exit safe. */
-static int wait_exit(const struct proc *p, long long until)
+/* 1 once the child has exited, 0 if `until` passed first, 2 if the watched socket's peer
+ * hung up first (only when watch is set), -1 if it is not our child any more.  The child is
+ * left a zombie: until it is reaped its PID, and so its process group ID, cannot be reused,
+ * which makes kill(-pid) after its exit safe. */
+static int wait_exit_watch(const struct proc *p, long long until, int watch)
 {
 	for (;;) {
 		siginfo_t si;
@@ -379,8 +388,14 @@ static int wait_exit(const struct proc *p, long long until)
 			return 1;
 		if (until != NO_DEADLINE && proc_now_ms() >= until)
 			return 0;
-		sleep_on_child(p, until);
+		if (sleep_on_child(p, until, watch))
+			return 2;
 	}
+}
+
+static int wait_exit(const struct proc *p, long long until)
+{
+	return wait_exit_watch(p, until, 0);
 }
 
 /* SIGTERM to the group, the grace for the child to clean up, then SIGKILL to whatever of
@@ -450,10 +465,12 @@ static char *read_tail(int fd, size_t max)
 	return s;
 }
 
-static void fill_result(const struct proc *p, int status, int timed_out, struct proc_result *res)
+static void fill_result(const struct proc *p, int status, int ended, struct proc_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->status = status;
+	res->hung_up = ended == END_HUNG_UP;
+	int timed_out = ended == END_TIMED_OUT;
 	res->exited = WIFEXITED(status);
 	res->exit_code = res->exited ? WEXITSTATUS(status) : 0;
 	res->signaled = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -477,12 +494,12 @@ static int lost_child(struct proc *p, struct proc_result *res, struct mig_err **
 }
 
 /* Reaps the (exited) child, fills res and frees everything p holds. */
-static int reap_into(struct proc *p, int timed_out, struct proc_result *res, struct mig_err **err)
+static int reap_into(struct proc *p, int ended, struct proc_result *res, struct mig_err **err)
 {
 	int status = 0;
 	if (reap_blocking(p->pid, &status) < 0)
 		return lost_child(p, res, err);
-	fill_result(p, status, timed_out, res);
+	fill_result(p, status, ended, res);
 	proc_release(p);
 	return 0;
 }
@@ -497,17 +514,20 @@ int proc_wait_for(struct proc *p, int wait_ms, struct proc_result *res, struct m
 	long long until = wait_ms < 0 ? NO_DEADLINE : proc_now_ms() + wait_ms;
 	if (deadline != NO_DEADLINE && (until == NO_DEADLINE || deadline < until))
 		until = deadline;
-	int r = wait_exit(p, until);
+	int r = wait_exit_watch(p, until, p->opts.hangup_fd > 0);
 	if (r < 0)
 		return lost_child(p, res, err);
-	int timed_out = 0;
-	if (r == 0) {
+	int ended = END_EXITED;
+	if (r == 2) {
+		end_group(p);
+		ended = END_HUNG_UP;
+	} else if (r == 0) {
 		if (deadline == NO_DEADLINE || proc_now_ms() < deadline)
 			return 1;
 		end_group(p);
-		timed_out = 1;
+		ended = END_TIMED_OUT;
 	}
-	return reap_into(p, timed_out, res, err);
+	return reap_into(p, ended, res, err);
 }
 
 int proc_wait(struct proc *p, struct proc_result *res, struct mig_err **err)
@@ -523,7 +543,7 @@ void proc_kill(struct proc *p, struct proc_result *res)
 		result_empty(r);
 	} else {
 		end_group(p);
-		(void)reap_into(p, 0, r, NULL);
+		(void)reap_into(p, END_EXITED, r, NULL);
 	}
 	if (!res)
 		proc_result_free(&discard);
@@ -563,6 +583,8 @@ static char *one_line(const char *s)
 
 static char *describe_end(const struct proc_result *res)
 {
+	if (res->hung_up)
+		return mig_xstrdup("stopped because the requester hung up");
 	if (res->timed_out && res->timeout_ms >= 1000 && res->timeout_ms % 1000 == 0)
 		return mig_strdup_printf("timed out after %d s", res->timeout_ms / 1000);
 	if (res->timed_out)

@@ -47,8 +47,13 @@ cJSON *proto_decode(const uint8_t *payload, size_t len, struct mig_err **err)
 		mig_err_set(err, 0, "message length %zu out of range", len);
 		return NULL;
 	}
-	/* cJSON_ParseWithLengthOpts stops at the given length, so the payload needs no NUL;
-	 * require_null_terminated rejects trailing garbage after the object. */
+	/* JSON text has no NUL bytes; cJSON would stop at one and see a shorter message. */
+	const uint8_t *nul = memchr(payload, 0, len);
+	if (nul) {
+		mig_err_set(err, 0, "message has a NUL byte (at byte %td)", nul - payload);
+		return NULL;
+	}
+	/* cJSON_ParseWithLengthOpts stops at the given length, so the payload needs no NUL. */
 	const char *end = NULL;
 	cJSON *msg = cJSON_ParseWithLengthOpts((const char *)payload, len, &end, 0);
 	if (!msg) {
@@ -57,7 +62,7 @@ cJSON *proto_decode(const uint8_t *payload, size_t len, struct mig_err **err)
 		return NULL;
 	}
 	size_t used = (size_t)(end - (const char *)payload);
-	while (used < len && strchr(" \t\r\n", payload[used]))
+	while (used < len && payload[used] && strchr(" \t\r\n", payload[used]))
 		used++;
 	const char *why = NULL;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(msg, "v");

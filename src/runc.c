@@ -321,7 +321,8 @@ int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_
 	const char *argv[RUNC_MAX_ARGS];
 	runc_restore_argv(rc, name, r, argv);
 	/* stdout to /dev/null: a restored container whose stdio were pipes inherits runc's. */
-	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1};
+	struct proc_opts po = {
+	    .timeout_ms = rc->timeout_ms, .stdout_null = 1, .hangup_fd = rc->hangup_fd};
 	struct proc_result res;
 	int rv = runc_run_ok(argv, &po, &res, err);
 	if (rv < 0)

@@ -122,7 +122,7 @@ static int chan_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_m
 		if (deadline >= 0) {
 			long long left = deadline - proc_now_ms();
 			if (left <= 0)
-				return mig_err_set(err, 0, "read from %s: timed out", c->peer);
+				return mig_err_set_timeout(err, "read from %s: timed out", c->peer);
 			slice = left < slice ? (int)left : slice;
 		}
 		int r = ssh_channel_read_timeout(sc->chan, (char *)buf + got, (uint32_t)(n - got),

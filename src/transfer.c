@@ -1,9 +1,11 @@
 #include "transfer.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "proc.h"
@@ -28,9 +30,14 @@ static int quote_arg(char *buf, size_t len, const char *opt, const char *val, st
 
 char *xfer_ssh_command(const struct xfer_ctx *x, struct mig_err **err)
 {
-	char id[4200] = "", kh[4200] = "";
+	char id[4200] = "", kh[4200] = "", cp[600] = "";
 	if (x->identity && quote_arg(id, sizeof(id), "-i", x->identity, err) < 0)
 		return NULL;
+	/* ControlMaster=no: use the master, never become one. */
+	if (x->control_path && quote_arg(cp, sizeof(cp) - 26, "-S", x->control_path, err) < 0)
+		return NULL;
+	if (cp[0])
+		strcat(cp, " -o ControlMaster=no");
 	if (x->known_hosts) {
 		char opt[4200];
 		snprintf(opt, sizeof(opt), "UserKnownHostsFile=%s", x->known_hosts);
@@ -39,9 +46,178 @@ char *xfer_ssh_command(const struct xfer_ctx *x, struct mig_err **err)
 	}
 	/* BatchMode: never prompt (a prompt in the downtime window would hang the migration).
 	 * StrictHostKeyChecking: the same rule our own SSH session applies. */
-	return mig_strdup_printf("ssh -p %d%s%s -o BatchMode=yes -o StrictHostKeyChecking=yes "
+	return mig_strdup_printf("ssh -p %d%s%s%s -o BatchMode=yes -o StrictHostKeyChecking=yes "
 				 "-o ConnectTimeout=30 -o Compression=no -l %s",
-				 x->ssh_port, id, kh, x->user);
+				 x->ssh_port, id, kh, cp, x->user);
+}
+
+/* ssh -p PORT [-i ID] [-o UserKnownHostsFile=KH] and the options every ssh we run uses. */
+static size_t ssh_base_argv(const struct xfer_ctx *x, struct xfer_argv *a)
+{
+	memset(a, 0, sizeof(*a));
+	size_t n = 0;
+	a->argv[n++] = "ssh";
+	a->owned[0] = mig_strdup_printf("%d", x->ssh_port);
+	a->argv[n++] = "-p";
+	a->argv[n++] = a->owned[0];
+	if (x->identity) {
+		a->argv[n++] = "-i";
+		a->argv[n++] = x->identity;
+	}
+	if (x->known_hosts) {
+		a->owned[1] = mig_strdup_printf("UserKnownHostsFile=%s", x->known_hosts);
+		a->argv[n++] = "-o";
+		a->argv[n++] = a->owned[1];
+	}
+	static const char *const fixed[] = {
+	    "-o", "BatchMode=yes",     "-o", "StrictHostKeyChecking=yes",
+	    "-o", "ConnectTimeout=30", "-o", "Compression=no"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		a->argv[n++] = fixed[i];
+	return n;
+}
+
+int xfer_master_argv(const struct xfer_ctx *x, const char *path, struct xfer_argv *a)
+{
+	size_t n = ssh_base_argv(x, a);
+	/* -N: no command, only the connection; the keepalives end a master whose peer
+	 * vanished instead of leaving it hanging. */
+	static const char *const fixed[] = {"-o", "ServerAliveInterval=15",
+					    "-o", "ServerAliveCountMax=4",
+					    "-o", "ControlMaster=yes",
+					    "-o", "ControlPersist=no",
+					    "-N", "-S"};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		a->argv[n++] = fixed[i];
+	a->argv[n++] = path;
+	a->argv[n++] = "-l";
+	a->argv[n++] = x->user;
+	a->argv[n++] = x->host;
+	a->argv[n] = NULL;
+	return 0;
+}
+
+int xfer_remote_argv(const struct xfer_ctx *x, const char *const cmd[], struct xfer_argv *a,
+		     struct mig_err **err)
+{
+	size_t n = ssh_base_argv(x, a);
+	if (x->control_path) {
+		a->argv[n++] = "-S";
+		a->argv[n++] = x->control_path;
+	}
+	a->argv[n++] = "-l";
+	a->argv[n++] = x->user;
+	a->argv[n++] = x->host;
+	a->argv[n++] = "--";
+	/* The remote side runs the command through the user's shell: every argument is
+	 * single-quoted (a quote inside becomes '\'') so nothing in it is interpreted. */
+	size_t len = 1;
+	for (size_t i = 0; cmd[i]; i++)
+		len += strlen(cmd[i]) * 4 + 3;
+	char *q = mig_xmalloc(len), *o = q;
+	for (size_t i = 0; cmd[i]; i++) {
+		if (i)
+			*o++ = ' ';
+		*o++ = '\'';
+		for (const char *c = cmd[i]; *c; c++) {
+			if (*c == '\'') {
+				memcpy(o, "'\\''", 4);
+				o += 4;
+			} else {
+				*o++ = *c;
+			}
+		}
+		*o++ = '\'';
+	}
+	*o = '\0';
+	if (n + 2 > XFER_MAX_ARGS) {
+		free(q);
+		xfer_argv_free(a);
+		return mig_err_set(err, 0, "ssh: too many arguments");
+	}
+	a->owned[2] = q;
+	a->argv[n++] = q;
+	a->argv[n] = NULL;
+	return 0;
+}
+
+/* 0 once `ssh -O check` says the master runs. */
+static int master_ready(const struct xfer_ctx *x, const char *path)
+{
+	const char *argv[] = {"ssh", "-S", path, "-O", "check", "-l", x->user, x->host, NULL};
+	struct proc_opts po = {.timeout_ms = 5000, .stdout_null = 1};
+	struct proc_result res;
+	struct mig_err *e = NULL;
+	int r = proc_run(argv, &po, &res, &e);
+	int ok = r == 0 && res.exited && res.exit_code == 0;
+	proc_result_free(&res);
+	mig_err_free(&e);
+	return ok ? 0 : -1;
+}
+
+int xfer_master_start(struct xfer_ctx *x, struct xfer_master *m, struct mig_err **err)
+{
+	memset(m, 0, sizeof(*m));
+	const char *tmp = getenv("TMPDIR");
+	snprintf(m->dir, sizeof(m->dir), "%s/migrate-src.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(m->dir)) {
+		int e = errno;
+		m->dir[0] = '\0';
+		return mig_err_set(err, e, "ssh master: mkdtemp");
+	}
+	snprintf(m->path, sizeof(m->path), "%s/ssh.sock", m->dir);
+	struct xfer_argv a;
+	xfer_master_argv(x, m->path, &a);
+	m->proc = mig_xcalloc(1, sizeof(*m->proc));
+	/* No timeout of its own: it lives as long as the migration and is ended by PID. */
+	struct proc_opts po = {.timeout_ms = 0, .stdout_null = 1};
+	int r = proc_spawn(m->proc, a.argv, &po, err);
+	xfer_argv_free(&a);
+	if (r < 0) {
+		free(m->proc);
+		m->proc = NULL;
+		xfer_master_stop(x, m);
+		return mig_err_wrap(err, "ssh master");
+	}
+	long long deadline = proc_now_ms() + 30000;
+	struct proc_result res;
+	while (proc_now_ms() < deadline) {
+		int w = proc_wait_for(m->proc, 50, &res, err);
+		if (w == 0) { /* the master exited: ssh says why */
+			const char *argv[] = {"ssh master connection", NULL};
+			proc_result_err(argv, &res, err);
+			proc_result_free(&res);
+			free(m->proc);
+			m->proc = NULL;
+			xfer_master_stop(x, m);
+			return -1;
+		}
+		if (w < 0 || master_ready(x, m->path) == 0)
+			break;
+	}
+	if (master_ready(x, m->path) < 0) {
+		xfer_master_stop(x, m);
+		return mig_err_set(err, 0, "ssh master connection to %s not ready after 30 s",
+				   x->host);
+	}
+	x->control_path = m->path;
+	return 0;
+}
+
+void xfer_master_stop(struct xfer_ctx *x, struct xfer_master *m)
+{
+	if (m->proc) {
+		proc_kill(m->proc, NULL);
+		free(m->proc);
+		m->proc = NULL;
+	}
+	if (m->dir[0]) {
+		unlink(m->path);
+		rmdir(m->dir);
+		m->dir[0] = '\0';
+	}
+	if (x && x->control_path == m->path)
+		x->control_path = NULL;
 }
 
 void xfer_argv_free(struct xfer_argv *a)
@@ -72,6 +248,13 @@ int xfer_build_argv(const struct xfer_ctx *x, enum xfer_kind kind, const char *c
 	a->argv[n++] = "--one-file-system";
 	a->argv[n++] = "--stats";
 	a->argv[n++] = RSYNC_IO_TIMEOUT;
+	if (x->compress) {
+		a->owned[2] = mig_strdup_printf("--compress-choice=%s", x->compress);
+		a->argv[n++] = "-z";
+		a->argv[n++] = a->owned[2];
+	}
+	if (x->progress)
+		a->argv[n++] = "--info=progress2";
 	a->argv[n++] = "-e";
 	a->argv[n++] = ssh;
 	for (size_t i = 0; i < nsrcs; i++)
@@ -111,6 +294,60 @@ void xfer_parse_stats(const char *out, struct xfer_stats *st)
 	st->file_bytes = stat_value(out, "Total transferred file size:");
 }
 
+void xfer_progress_line(const char *out, size_t len, char *buf, size_t buflen)
+{
+	buf[0] = '\0';
+	/* Reports are separated by \r; the last one may still be being written. */
+	size_t end = len;
+	while (end > 0) {
+		size_t start = end;
+		while (start > 0 && out[start - 1] != '\r' && out[start - 1] != '\n')
+			start--;
+		const char *pct = memchr(out + start, '%', end - start);
+		if (pct && end - start < buflen && memchr(out + start, '/', end - start)) {
+			while (start < end && out[start] == ' ')
+				start++;
+			size_t n = end - start;
+			memcpy(buf, out + start, n);
+			buf[n] = '\0';
+			/* drop rsync's "(xfr#1, to-chk=0/3)" tail */
+			char *paren = strchr(buf, '(');
+			if (paren)
+				*paren = '\0';
+			for (n = strlen(buf); n > 0 && buf[n - 1] == ' '; n--)
+				buf[n - 1] = '\0';
+			return;
+		}
+		if (start == 0)
+			break;
+		end = start - 1;
+	}
+}
+
+/* Waits for rsync, redrawing one progress line on stderr from its growing stdout. */
+static int wait_with_progress(const struct xfer_ctx *x, struct proc *p, struct proc_result *res,
+			      struct mig_err **err)
+{
+	char line[160], last[160] = "";
+	size_t cap = 1 << 16;
+	char *buf = mig_xmalloc(cap);
+	int w;
+	while ((w = proc_wait_for(p, 250, res, err)) == 1) {
+		off_t size = lseek(p->out_fd, 0, SEEK_END);
+		size_t n = size > (off_t)cap ? cap : (size_t)(size > 0 ? size : 0);
+		ssize_t got = pread(p->out_fd, buf, n, size - (off_t)n);
+		xfer_progress_line(buf, got > 0 ? (size_t)got : 0, line, sizeof(line));
+		if (line[0] && strcmp(line, last)) {
+			fprintf(stderr, "\r\033[K%s: %s", x->label ? x->label : "transfer", line);
+			snprintf(last, sizeof(last), "%s", line);
+		}
+	}
+	free(buf);
+	if (last[0])
+		fputs("\r\033[K", stderr);
+	return w;
+}
+
 int xfer_rsync(const struct xfer_ctx *x, enum xfer_kind kind, const char *const srcs[],
 	       size_t nsrcs, const char *remote_dir, struct xfer_stats *st, struct mig_err **err)
 {
@@ -125,7 +362,14 @@ int xfer_rsync(const struct xfer_ctx *x, enum xfer_kind kind, const char *const 
 	}
 	struct proc_opts po = {.timeout_ms = x->timeout_ms};
 	struct proc_result res;
-	int r = proc_run_ok(a.argv, &po, &res, err);
+	struct proc p;
+	int r = proc_spawn(&p, a.argv, &po, err);
+	if (r == 0)
+		r = x->progress ? wait_with_progress(x, &p, &res, err) : proc_wait(&p, &res, err);
+	else
+		memset(&res, 0, sizeof(res));
+	if (r == 0 && (!res.exited || res.exit_code != 0 || res.timed_out))
+		r = proc_result_err(a.argv, &res, err);
 	if (r == 0) {
 		xfer_parse_stats(res.out, st);
 		st->elapsed_ms = res.elapsed_ms;

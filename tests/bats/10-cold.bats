@@ -55,11 +55,20 @@ src() {
 		v=$(json_get "$line" "$k"); [ "$v" -ge 0 ]
 	done
 	[ "$(json_get "$line" downtime_ms)" -le "$(json_get "$line" total_ms)" ]
+	# CRIU's statistics (the stand-in writes real CRIU 4.1.1 stats files): the dump's from
+	# the source's image dir, the restore's sent back by the destination.
+	[ "$(json_get "$line" frozen_ms)" = 80.856 ]
+	[ "$(json_get "$line" pages_written)" = 35 ]
+	[ "$(json_get "$line" pages_scanned)" = 49 ]
+	[ "$(json_get "$line" criu_restore_ms)" = 132.573 ]
+	[ "$(json_get "$line" pages_restored)" = 33 ]
 	# The destination printed its own report line.
 	wait_for_line "$TEST_TMP/dst.log" '"role":"destination"'
 	dl=$(grep '"role":"destination"' "$TEST_TMP/dst.log")
 	[ "$(json_get "$dl" ok)" = true ]
 	[ "$(json_get "$dl" container)" = c1 ]
+	[ "$(json_get "$dl" pages_restored)" = 33 ]
+	[[ "$output" != *"warning"* ]]
 }
 
 @test "the seed's positional booleans: False False is cold; the table report is printed" {
@@ -136,8 +145,26 @@ src() {
 	echo "$output"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"already exists on the destination (running)"* ]]
-	[[ "$output" == *"delete -f c1"* ]]
+	[[ "$output" == *"delete -f c1"*"or use --replace"* ]]
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+}
+
+@test "--replace: the destination removes its same-named container, and stale image dirs, first" {
+	"$FAKE_RUNC" --root "$DST_ROOT" run -d --bundle "$DST_BASE/c1" c1
+	mkdir -p "$DST_BASE/c1/image" "$DST_BASE/c1/parent/1"
+	echo stale >"$DST_BASE/c1/image/stale.img"
+	echo stale >"$DST_BASE/c1/parent/1/pages-1.img"
+	src --replace c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -F -- '--replace: removing the running container c1' "$TEST_TMP/dst.log"
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	# killed and deleted before the restore made a new one
+	grep -nE ' (kill|delete|restore) ' "$DST_ROOT/argv.log"
+	[ "$(grep -nE ' (kill|delete|restore) ' "$DST_ROOT/argv.log" | sed 's/.* \(kill\|delete\|restore\) .*/\1/' | tr '\n' ' ')" = "kill delete restore " ]
+	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
+	[ ! -e "$DST_BASE/c1/image/stale.img" ]
+	[ ! -e "$DST_BASE/c1/parent" ]
 }
 
 @test "restore fails on the destination: rolled back, runs on the source, exit 3" {
@@ -209,17 +236,32 @@ src() {
 }
 
 @test "the transfer fails inside the downtime: rolled back, exit 3, runs on the source" {
-	# The checkpoint hook stops sshd's listener: the live control session survives, but the
-	# final rsync cannot connect.
-	printf '#!/bin/sh\nkill %s\n' "$SSHD_PID" >"$SRC_ROOT/hook-checkpoint"
+	# The checkpoint hook stops sshd's listener and removes the socket of migrate-src's ssh
+	# master: the live control session survives, but the final rsync cannot connect.
+	mkdir "$TEST_TMP/tmp"
+	printf '#!/bin/sh\nkill %s\nrm -f %s/tmp/migrate-src.*/ssh.sock\n' "$SSHD_PID" "$TEST_TMP" >"$SRC_ROOT/hook-checkpoint"
 	chmod +x "$SRC_ROOT/hook-checkpoint"
-	src c1 127.0.0.1
+	TMPDIR=$TEST_TMP/tmp src c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"transfer: rsync exited with code"* ]]
 	[[ "$output" == *"runs on this host again"* ]]
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
 	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+	# the master's private dir is gone with it
+	[ -z "$(ls "$TEST_TMP/tmp")" ]
+}
+
+@test "every rsync reuses the one ssh master connection opened before the freeze" {
+	mkdir "$TEST_TMP/tmp"
+	# The checkpoint hook stops sshd's listener: only the open master can carry the transfer.
+	printf '#!/bin/sh\nkill %s\n' "$SSHD_PID" >"$SRC_ROOT/hook-checkpoint"
+	chmod +x "$SRC_ROOT/hook-checkpoint"
+	TMPDIR=$TEST_TMP/tmp src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	[ -z "$(ls "$TEST_TMP/tmp")" ]
 }
 
 @test "rootfs sync mirrors the container's files, deletions included; --no-rootfs-sync skips it" {
@@ -250,4 +292,32 @@ src() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"outside the bundle"*"--no-rootfs-sync"* ]]
 	[ "$(fake_status "$SRC_ROOT" abs1)" = running ]
+}
+
+@test "--sync-bundle: a destination without the bundle gets config.json and rootfs first" {
+	rm -rf --one-file-system "${DST_BASE:?}/c1"
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"no bundle directory $DST_BASE/c1"*"or use --sync-bundle"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	src --sync-bundle c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"sending the bundle of c1 (config.json and rootfs)"* ]]
+	cmp "$SRC_BASE/c1/config.json" "$DST_BASE/c1/config.json"
+	diff -r "$SRC_BASE/c1/rootfs" "$DST_BASE/c1/rootfs"
+	[ "$(stat -c %a "$DST_BASE/c1")" = 700 ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	grep -F -- '--sync-bundle: c1 has no bundle here' "$TEST_TMP/dst.log"
+}
+
+@test "--sync-bundle leaves an existing bundle as it is" {
+	echo '{"edited": "on the destination"}' >"$TEST_TMP/cfg"
+	jq -s '.[0] * .[1]' "$DST_BASE/c1/config.json" "$TEST_TMP/cfg" >"$TEST_TMP/cfg2"
+	cp "$TEST_TMP/cfg2" "$DST_BASE/c1/config.json"
+	src --sync-bundle c1 127.0.0.1
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .edited "$DST_BASE/c1/config.json")" = "on the destination" ]
+	[[ "$output" != *"sending the bundle"* ]]
 }

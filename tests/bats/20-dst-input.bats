@@ -148,3 +148,30 @@ still_serving() {
 	[[ "${lines[0]}" == *'"auth":false'* ]]
 	[[ "${lines[1]}" == *'"ok":true'* ]]
 }
+
+@test "a restore the source never commits is removed again" {
+	mkdir -p "$DST_BASE/c1/image" && echo x >"$DST_BASE/c1/image/inventory.img"
+	# ctlcat hangs up right after the restore reply, as a source that gave up would.
+	actl '{"v":1,"type":"restore","name":"c1"}'
+	[[ "$output" == *'"ok":true'* ]]
+	wait_for_line "$TEST_TMP/dst.log" 'the source did not confirm the restore'
+	grep -F 'removed its unconfirmed copy of c1' "$TEST_TMP/dst.log"
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+	still_serving
+}
+
+@test "a committed restore stays" {
+	mkdir -p "$DST_BASE/c1/image" && echo x >"$DST_BASE/c1/image/inventory.img"
+	actl '{"v":1,"type":"restore","name":"c1"}' '{"v":1,"type":"commit","name":"c1"}'
+	[[ "${lines[0]}" == *'"ok":true'* ]]
+	[[ "${lines[1]}" == *'"ok":true'* ]]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	refute_grep 'did not confirm' "$TEST_TMP/dst.log"
+	still_serving
+}
+
+@test "commit without a restore is refused" {
+	actl '{"v":1,"type":"commit","name":"c1"}'
+	[[ "$output" == *'"ok":false'*"commit without a successful restore"* ]]
+	still_serving
+}

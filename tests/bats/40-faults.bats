@@ -170,16 +170,6 @@ assert_no_leftovers() {
 	return 1
 }
 
-# refute_grep REGEX FILE: no line of FILE (which may be missing) matches.  (A bare `! grep`
-# cannot fail a bats test: `set -e` ignores negated commands.)
-refute_grep() {
-	if grep -Eq -- "$1" "$2" 2>/dev/null; then
-		echo "refute_grep: '$1' found in $2:" >&2
-		grep -E -- "$1" "$2" >&2
-		return 1
-	fi
-}
-
 # runs_on NAME: where the container runs: src, dst, both or none.  Any state other than
 # running or absent on a host counts as "none" there and is printed.
 runs_on() {
@@ -419,4 +409,104 @@ assert_next_migration_works() {
 	[ "$(runs_on c1)" = src ]
 	[ "$SECONDS" -lt 20 ]
 	assert_no_leftovers
+}
+
+@test "the restore reply never comes: the source gives up and hangs up, the destination stops its restore: exit 3" {
+	# migrate-dst's own limit (300 s) is far away: only the hang-up can stop its restore.
+	touch "$DST_ROOT/hang-restore"
+	SECONDS=0
+	src --timeout 1 c1 127.0.0.1
+	echo "$output"
+	echo "took $SECONDS s"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"no answer to the restore request"*"timed out"* ]]
+	[[ "$output" == *"runs on this host again"* ]]
+	[ "$SECONDS" -lt 30 ]
+	# The handler stopped runc restore when the source hung up and removed what it began.
+	wait_for_line "$TEST_TMP/dst.log" 'stopped because the requester hung up'
+	assert_no_leftovers 5
+	[ "$(runs_on c1)" = src ]
+	rm "$DST_ROOT/hang-restore"
+	assert_next_migration_works
+	assert_no_leftovers
+}
+
+# --- 7. one migration per container at a time --------------------------------------------------
+
+@test "a second migrate-src of the same container is refused while the first runs" {
+	echo 2 >"$SRC_ROOT/delay-checkpoint"
+	src_bg c1 127.0.0.1
+	wait_for_line "$SRC_ROOT/argv.log" ' checkpoint '
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"another migration of this container is in progress on this host"*"locked by PID $SRC_PID"* ]]
+	src_wait 30
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(runs_on c1)" = dst ]
+	assert_no_leftovers
+}
+
+@test "the destination refuses a second migration of a container it is receiving" {
+	# A lock held on the destination's bundle, as a handler in the middle of a migration holds it.
+	flock -n --no-fork "$DST_BASE/c1/.migrate.lock" sleep 30 3>&- &
+	holder=$!
+	BG_PIDS+=("$holder") BG_STARTS+=("$(_pid_start "$holder")")
+	for _ in $(seq 50); do [ -e "$DST_BASE/c1/.migrate.lock" ] && break; sleep 0.1; done
+	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"destination: another migration of this container is in progress on this host"* ]]
+	[ "$(runs_on c1)" = src ]
+	assert_next_migration_works
+}
+
+# --- 8. a connection flood during a migration --------------------------------------------------
+
+@test "100 connections at once neither disturb a migration in progress nor stop the service" {
+	echo 2 >"$SRC_ROOT/delay-checkpoint"
+	src_bg c1 127.0.0.1
+	wait_for_line "$SRC_ROOT/argv.log" ' checkpoint '
+	# 100 idle connections: the handler slots fill, the rest are told "busy"; the idle ones
+	# are dropped after the frame timeout (10 s) since they never prove the token.
+	fds=()
+	for _ in $(seq 100); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$DST_PORT"
+		fds+=("$fd")
+	done
+	src_wait 40
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(runs_on c1)" = dst ]
+	busy=0
+	for fd in "${fds[@]}"; do
+		if timeout 15 cat <&"$fd" | grep -q 'busy'; then busy=$((busy + 1)); fi
+		exec {fd}<&-
+	done
+	echo "$busy connections were told busy"
+	[ "$busy" -ge 80 ]
+	grep -c 'timed out' "$TEST_TMP/dst.log"
+	kill -0 "$DST_PID"
+	assert_next_migration_works
+}
+
+# --- 9. progress ---------------------------------------------------------------------------------
+
+@test "on a terminal each transfer shows a progress line; not when output is not a terminal" {
+	echo 1024 >"$TEST_TMP/rsync-ctl/bwlimit-2" # 1 MiB image at 1 MiB/s: a second of progress
+	cmd=$(printf '%q ' env PATH="$TEST_TMP/bin:$PATH" "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" \
+		--runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" -i "$SSH_KEY" \
+		--known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" c1 127.0.0.1)
+	run script -qfec "$cmd" /dev/null
+	echo "$output" | cat -v
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"transfer: "*"%"*"/s"* ]]
+	# without a terminal: no progress, no escape sequences
+	rm -f "$TEST_TMP/rsync-ctl/calls"
+	echo 1024 >"$TEST_TMP/rsync-ctl/bwlimit-2"
+	src c2 127.0.0.1
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"%"* ]]
+	[[ "$output" != *$'\r'* ]]
 }

@@ -59,6 +59,26 @@ assert_consecutive() {
 	[ "$(json_get "$line" ok)" = true ]
 	[ "$(json_get "$line" dump_bytes)" -gt 0 ]
 	[ "$(json_get "$line" downtime_ms)" -gt 0 ]
+	assert_stats_match_criu_logs "$line"
+}
+
+# The report's CRIU statistics are CRIU's own: frozen_ms is the time between the freezer
+# reaching FROZEN and the unfreeze in dump.log; pages_written * 4 KiB is the size of the
+# image's pages-*.img; pages_restored is positive and the destination's restore.log says
+# the restore finished.
+assert_stats_match_criu_logs() {
+	local line=$1 img=$SRC_BASE/c1/image log frozen_log pages_bytes
+	log=$img/dump.log
+	frozen_log=$(awk -F'[()]' '/freezer.state=FROZEN/ { f = $2 } /Unfreezing tasks/ { u = $2 } END { printf "%.3f", (u - f) * 1000 }' "$log")
+	echo "frozen_ms: report $(json_get "$line" frozen_ms), dump.log $frozen_log"
+	awk -v a="$(json_get "$line" frozen_ms)" -v b="$frozen_log" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d < 2) }'
+	pages_bytes=$(cat "$img"/pages-*.img | wc -c)
+	echo "pages_written: report $(json_get "$line" pages_written), pages-*.img $pages_bytes bytes"
+	[ "$(($(json_get "$line" pages_written) * 4096))" -eq "$pages_bytes" ]
+	[ "$(json_get "$line" pages_scanned)" -ge "$(json_get "$line" pages_written)" ]
+	[ "$(json_get "$line" pages_restored)" -gt 0 ]
+	awk -v a="$(json_get "$line" criu_restore_ms)" 'BEGIN { exit !(a > 0) }'
+	grep -q 'Restore finished successfully' "$DST_BASE/c1/work/restore.log"
 }
 
 @test "cold: a terminal container moves; migrate-dst keeps its console" {

@@ -311,6 +311,16 @@ wait_for_line() {
 	return 1
 }
 
+# refute_grep REGEX FILE: no line of FILE (which may be missing) matches.  (A bare `! grep`
+# cannot fail a bats test: `set -e` ignores negated commands.)
+refute_grep() {
+	if grep -Eq -- "$1" "$2" 2>/dev/null; then
+		echo "refute_grep: '$1' found in $2:" >&2
+		grep -E -- "$1" "$2" >&2
+		return 1
+	fi
+}
+
 # assert_file_contains FILE REGEX
 assert_file_contains() {
 	if ! grep -Eq -- "$2" "$1" 2>/dev/null; then

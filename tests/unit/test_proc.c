@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -560,6 +561,50 @@ static void test_no_fd_leak(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
+/* The requester's socket closes while the child runs: the child is ended at once (not at
+ * its 30 s timeout) and the error says why. */
+static void test_hangup_fd_ends_child(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct proc p;
+	struct proc_opts po = {.timeout_ms = 30000, .kill_grace_ms = 200, .hangup_fd = sv[0]};
+	struct mig_err *e = NULL;
+	assert_int_equal(proc_spawn(&p, SH("sleep 30"), &po, &e), 0);
+	struct proc_result res;
+	assert_int_equal(proc_wait_for(&p, 100, &res, &e), 1); /* still running */
+	close(sv[1]);
+	long long t0 = proc_now_ms();
+	assert_int_equal(proc_wait(&p, &res, &e), 0);
+	assert_true(proc_now_ms() - t0 < 5000);
+	assert_int_equal(res.hung_up, 1);
+	assert_int_equal(res.timed_out, 0);
+	assert_int_equal(proc_result_err(SH("x"), &res, &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "stopped because the requester hung up"));
+	mig_err_free(&e);
+	proc_result_free(&res);
+	close(sv[0]);
+}
+
+/* Data from the peer is not a hang-up: the child runs to its end. */
+static void test_hangup_fd_ignores_data(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	struct proc_opts po = {.timeout_ms = 30000, .hangup_fd = sv[0]};
+	struct proc_result res;
+	struct mig_err *e = NULL;
+	assert_int_equal(proc_run(SH("sleep 0.3; exit 3"), &po, &res, &e), 0);
+	assert_int_equal(res.hung_up, 0);
+	assert_int_equal(res.exit_code, 3);
+	proc_result_free(&res);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_argv_str(void **state)
 {
 	(void)state;
@@ -600,6 +645,8 @@ int main(void)
 	    cmocka_unit_test(test_wait_for_honours_timeout),
 	    cmocka_unit_test(test_proc_kill),
 	    cmocka_unit_test(test_no_fd_leak),
+	    cmocka_unit_test(test_hangup_fd_ends_child),
+	    cmocka_unit_test(test_hangup_fd_ignores_data),
 	    cmocka_unit_test(test_argv_str),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

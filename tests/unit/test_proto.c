@@ -108,6 +108,24 @@ static void test_decode_rejects_bad_envelopes(void **state)
 	expect_decode_error("{\"v\":1,\"type\":\"hello\"} xx", "trailing");
 }
 
+/* A NUL anywhere (trailing, or inside a string where cJSON would cut the text short) is
+ * refused, not read as whitespace or as the end of the message. */
+static void test_decode_rejects_nul_bytes(void **state)
+{
+	(void)state;
+	static const char tail[] = "{\"v\":1,\"type\":\"hello\"}\0\0";
+	static const char inner[] = "{\"v\":1,\"type\":\"hel\0lo\"}";
+	const char *cases[] = {tail, inner};
+	size_t lens[] = {sizeof(tail) - 1, sizeof(inner) - 1};
+	for (size_t i = 0; i < 2; i++) {
+		struct mig_err *err = NULL;
+		cJSON *m = proto_decode((const uint8_t *)cases[i], lens[i], &err);
+		assert_null(m);
+		assert_non_null(strstr(mig_err_msg(err), "NUL byte"));
+		mig_err_free(&err);
+	}
+}
+
 static void test_decode_accepts_whitespace_tail(void **state)
 {
 	(void)state;
@@ -210,6 +228,7 @@ int main(void)
 	    cmocka_unit_test(test_frame_len_over_limit),
 	    cmocka_unit_test(test_encode_oversize_refused),
 	    cmocka_unit_test(test_decode_rejects_bad_envelopes),
+	    cmocka_unit_test(test_decode_rejects_nul_bytes),
 	    cmocka_unit_test(test_decode_accepts_whitespace_tail),
 	    cmocka_unit_test(test_decode_deep_nesting_does_not_crash),
 	    cmocka_unit_test(test_typed_getters),

@@ -189,6 +189,71 @@ static void test_rsync_argv(void **state)
 	mig_err_free(&err);
 }
 
+/* Through the master connection, with compression and progress: the extra options, and
+ * the master's own argv. */
+static void test_rsync_argv_master(void **state)
+{
+	(void)state;
+	struct xfer_ctx x = {.host = "10.0.0.2",
+			     .user = "root",
+			     .ssh_port = 22,
+			     .control_path = "/tmp/migrate-src.abc/ssh.sock",
+			     .compress = "zstd",
+			     .progress = 1};
+	const char *srcs[] = {"/b/c1/image"};
+	struct xfer_argv a;
+	struct mig_err *err = NULL;
+	assert_int_equal(xfer_build_argv(&x, XFER_IMAGE, srcs, 1, "/d/c1", &a, &err), 0);
+	assert_argv(a.argv, "rsync -a --delete --one-file-system --stats --timeout=60 -z "
+			    "--compress-choice=zstd --info=progress2 -e 'ssh -p 22 -S "
+			    "/tmp/migrate-src.abc/ssh.sock -o ControlMaster=no -o BatchMode=yes -o "
+			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -l "
+			    "root' /b/c1/image 10.0.0.2:/d/c1/");
+	xfer_argv_free(&a);
+	x.known_hosts = "/tmp/kh";
+	xfer_master_argv(&x, "/tmp/m/ssh.sock", &a);
+	assert_argv(a.argv, "ssh -p 22 -o UserKnownHostsFile=/tmp/kh -o BatchMode=yes -o "
+			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -o "
+			    "ServerAliveInterval=15 -o ServerAliveCountMax=4 -o ControlMaster=yes "
+			    "-o ControlPersist=no -N -S /tmp/m/ssh.sock -l root 10.0.0.2");
+	xfer_argv_free(&a);
+}
+
+/* The remote command is one argument for ssh, every word single-quoted for the remote
+ * shell, quotes inside escaped: nothing in a name or option is interpreted there. */
+static void test_remote_argv_quoting(void **state)
+{
+	(void)state;
+	struct xfer_ctx x = {.host = "h", .user = "root", .ssh_port = 22};
+	const char *cmd[] = {"migrate-src", "--back-opt=$(reboot)", "it's", "a b;c", NULL};
+	struct xfer_argv a;
+	struct mig_err *err = NULL;
+	assert_int_equal(xfer_remote_argv(&x, cmd, &a, &err), 0);
+	size_t n = 0;
+	while (a.argv[n])
+		n++;
+	assert_string_equal(a.argv[n - 2], "--");
+	assert_string_equal(a.argv[n - 1],
+			    "'migrate-src' '--back-opt=$(reboot)' 'it'\\''s' 'a b;c'");
+	assert_string_equal(a.argv[n - 3], "h");
+	xfer_argv_free(&a);
+}
+
+static void test_progress_line(void **state)
+{
+	(void)state;
+	char buf[100];
+	const char *out = "\r         32,768   0%    0.00kB/s    0:00:00  "
+			  "\r      1,048,576  45%   10.20MB/s    0:00:01 (xfr#1, to-chk=2/5)"
+			  "\r      2,0";
+	xfer_progress_line(out, strlen(out), buf, sizeof(buf));
+	assert_string_equal(buf, "1,048,576  45%   10.20MB/s    0:00:01");
+	xfer_progress_line("sending incremental file list\n", 30, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	xfer_progress_line("", 0, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+}
+
 static void test_rsync_stats(void **state)
 {
 	(void)state;
@@ -208,10 +273,12 @@ static void test_rsync_stats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_checkpoint_argv),    cmocka_unit_test(test_restore_argv),
-	    cmocka_unit_test(test_versions_and_state), cmocka_unit_test(test_criu_log_excerpt),
-	    cmocka_unit_test(test_runc_clean_stderr),  cmocka_unit_test(test_lazy_log_bytes),
-	    cmocka_unit_test(test_rsync_argv),	       cmocka_unit_test(test_rsync_stats),
+	    cmocka_unit_test(test_checkpoint_argv),	cmocka_unit_test(test_restore_argv),
+	    cmocka_unit_test(test_versions_and_state),	cmocka_unit_test(test_criu_log_excerpt),
+	    cmocka_unit_test(test_runc_clean_stderr),	cmocka_unit_test(test_lazy_log_bytes),
+	    cmocka_unit_test(test_rsync_argv),		cmocka_unit_test(test_rsync_stats),
+	    cmocka_unit_test(test_rsync_argv_master),	cmocka_unit_test(test_progress_line),
+	    cmocka_unit_test(test_remote_argv_quoting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
