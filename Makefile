@@ -155,12 +155,13 @@ uninstall:
 # $(FUZZ_DIR)/artifacts/.  Reproduce one with: $(FUZZ_DIR)/fuzz_proto FILE
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_STATS_SECONDS ?= 20
 FUZZ_MAX_LEN ?= 70000
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow \
                 -Iinclude $(DEPS_CFLAGS) -DMIG_VERSION='"$(VERSION)"' -DMIG_GIT_REV='"$(GIT_REV)"'
-FUZZ_LIB_SRC := src/proto.c src/err.c
+FUZZ_LIB_SRC := src/proto.c src/err.c src/stats.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_DIR)/%.o)
 
 $(FUZZ_DIR)/%.o: src/%.c $(wildcard include/*.h) | $(FUZZ_DIR)
@@ -172,15 +173,24 @@ $(FUZZ_DIR)/fuzz_proto: tests/fuzz/fuzz_proto.c $(FUZZ_LIB_OBJ) $(wildcard inclu
 $(FUZZ_DIR):
 	mkdir -p $@
 
-fuzz-bin: $(FUZZ_DIR)/fuzz_proto
+$(FUZZ_DIR)/fuzz_stats: tests/fuzz/fuzz_stats.c $(FUZZ_LIB_OBJ) $(wildcard include/*.h) | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_LIB_OBJ) $(DEPS_LIBS)
+
+fuzz-bin: $(FUZZ_DIR)/fuzz_proto $(FUZZ_DIR)/fuzz_stats
 
 # Exits non-zero when libFuzzer finds a crash, a leak, a sanitizer error or a slow input.
-fuzz: $(FUZZ_DIR)/fuzz_proto
-	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+fuzz: $(FUZZ_DIR)/fuzz_proto $(FUZZ_DIR)/fuzz_stats
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/corpus-stats $(FUZZ_DIR)/artifacts
 	cp -n tests/fuzz/corpus/* $(FUZZ_DIR)/corpus/
+	for f in tests/unit/data/criu-*/stats-*; do \
+		cp -n "$$f" "$(FUZZ_DIR)/corpus-stats/$$(basename $$(dirname $$f))-$$(basename $$f)"; \
+	done
 	$(FUZZ_DIR)/fuzz_proto -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
 		-timeout=10 -dict=tests/fuzz/proto.dict -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
 		-print_final_stats=1 $(FUZZ_DIR)/corpus
+	$(FUZZ_DIR)/fuzz_stats -max_total_time=$(FUZZ_STATS_SECONDS) -max_len=4096 -timeout=10 \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/stats- -print_final_stats=1 \
+		$(FUZZ_DIR)/corpus-stats
 
 format:
 	clang-format -i src/*.c include/*.h tests/unit/*.c tests/fuzz/*.c
