@@ -1,16 +1,11 @@
 #include "dst.h"
+#include "dst_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bundle.h"
@@ -25,20 +20,9 @@
 /* A peer that starts a message must finish it within this time (a slow sender is dropped);
  * between messages it may be silent for as long as a migration step can take. */
 #define FRAME_TIMEOUT_MS 10000
-#define MAX_HANDLERS	 16
 /* How long the source may take to confirm a successful restore ("commit"); without it the
  * restored copy is removed, since the source may have given up and restored its own. */
 #define COMMIT_WAIT_MS 30000
-/* How long criu lazy-pages may take to open its socket. */
-#define LAZY_SOCKET_WAIT_MS 10000
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 int dst_ctx_init(struct dst_ctx *d, const struct dst_opts *o, struct mig_err **err)
 {
@@ -294,82 +278,6 @@ static cJSON *do_doctor(struct dst_ctx *d, const cJSON *req)
 	return rep;
 }
 
-/* The page server the source runs, as the request gives it: an IP address and a port. */
-static int req_page_server(const cJSON *req, char addr[64], char port[8], struct mig_err **err)
-{
-	const char *a = proto_get_str(req, "page_server_addr", 1, err);
-	double p = 0;
-	if (!a || proto_get_num(req, "page_server_port", &p, 1, err) < 0)
-		return -1;
-	unsigned char buf[16];
-	if (strlen(a) >= 64 ||
-	    (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1))
-		return mig_err_set(err, 0, "page_server_addr is not an IP address");
-	if (p < 1 || p > 65535 || p != (int)p)
-		return mig_err_set(err, 0, "page_server_port out of range");
-	snprintf(addr, 64, "%s", a);
-	snprintf(port, 8, "%d", (int)p);
-	return 0;
-}
-
-/* Starts `criu lazy-pages` for a lazy restore and waits for its socket in the work dir,
- * which `criu restore --lazy-pages` connects to. */
-static int start_lazy_daemon(struct dst_ctx *d, struct dst_session *s, const cJSON *req,
-			     const struct bundle_info *b, struct mig_err **err)
-{
-	char addr[64], port[8];
-	if (req_page_server(req, addr, port, err) < 0)
-		return -1;
-	char *image = bundle_path(b, "image"), *work = bundle_path(b, "work");
-	char *log = mig_strdup_printf("%s/lazy-pages.log", work);
-	char *sock = mig_strdup_printf("%s/lazy-pages.socket", work);
-	int r = fs_mkdir_p(work, 0700, err);
-	if (r == 0) {
-		const char *argv[CRIU_MAX_ARGS];
-		criu_lazy_pages_argv(d->o->criu, addr, port, image, work, log, argv);
-		struct proc_opts po = {.timeout_ms = d->o->timeout_s * 4000, .stdout_null = 1};
-		r = proc_spawn(&s->lazy, argv, &po, err);
-	}
-	if (r == 0) {
-		s->lazy_running = 1;
-		s->lazy_log = log;
-		log = NULL;
-		long long deadline = proc_now_ms() + LAZY_SOCKET_WAIT_MS;
-		struct proc_result res;
-		int w = 1;
-		while (!fs_exists(sock) && proc_now_ms() < deadline &&
-		       (w = proc_wait_for(&s->lazy, 20, &res, err)) == 1)
-			;
-		if (w == 0) {
-			const char *argv[] = {"criu lazy-pages", NULL};
-			s->lazy_running = 0;
-			r = proc_result_err(argv, &res, err);
-			if (r == 0)
-				r = mig_err_set(err, 0, "criu lazy-pages exited before serving");
-			proc_result_free(&res);
-		} else if (w < 0) {
-			r = -1;
-		} else if (!fs_exists(sock)) {
-			r = mig_err_set(err, 0, "criu lazy-pages did not start (no %s)", sock);
-		}
-	}
-	free(image);
-	free(work);
-	free(log);
-	free(sock);
-	return r;
-}
-
-static void stop_lazy_daemon(struct dst_session *s)
-{
-	if (!s->lazy_running)
-		return;
-	struct proc_result res;
-	proc_kill(&s->lazy, &res);
-	proc_result_free(&res);
-	s->lazy_running = 0;
-}
-
 /* CRIU's restore statistics (stats-restore in runc's --work-path) into the report; a
  * missing or unreadable file costs only the numbers. */
 static void add_restore_stats(struct dst_session *s, const char *work)
@@ -404,7 +312,7 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	char *work = bundle_path(&b, "work");
 	int r = 0;
 	if (is_lazy(t))
-		r = start_lazy_daemon(d, s, req, &b, &e);
+		r = dst_lazy_start(d, s, req, &b, &e);
 	if (r == 0)
 		r = restore_container(&d->runc, name, &b, image, work, is_lazy(t), &e);
 	if (r == 0)
@@ -414,7 +322,7 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	s->restore_done_ms = proc_now_ms();
 	bundle_free(&b);
 	if (r < 0) {
-		stop_lazy_daemon(s);
+		dst_lazy_stop(s);
 		mig_err_wrap(&e, "restore of %s on the destination", name);
 		report_fail(&s->report, 1, mig_err_msg(e));
 		free(image);
@@ -439,8 +347,8 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 /* Stops and removes the restored container: a lazy restore whose pages did not all arrive
  * (its missing memory reads as zeros) or one the source never confirmed (it may run there
  * again).  Adds what was done to *e's message. */
-static void discard_copy(struct dst_ctx *d, struct dst_session *s, const char *what,
-			 struct mig_err **e)
+void dst_discard_copy(struct dst_ctx *d, struct dst_session *s, const char *what,
+		      struct mig_err **e)
 {
 	struct mig_err *e2 = NULL;
 	const char *name = s->report.container;
@@ -494,46 +402,12 @@ static void await_commit(struct dst_ctx *d, struct dst_session *s, struct mig_co
 	if (!e)
 		mig_err_set(&e, 0, "the source sent something else than commit");
 	mig_err_wrap(&e, "the source did not confirm the restore");
-	stop_lazy_daemon(s);
-	discard_copy(d, s, "unconfirmed copy", &e);
+	dst_lazy_stop(s);
+	dst_discard_copy(d, s, "unconfirmed copy", &e);
 	log_error("%s", mig_err_msg(e));
 	s->report.ok = 0;
 	report_fail(&s->report, 1, mig_err_msg(e));
 	mig_err_free(&e);
-}
-
-static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
-{
-	struct proc_result res;
-	struct mig_err *e = NULL;
-	cJSON *msg = proto_msg("lazy_done");
-	if (proc_wait(&s->lazy, &res, &e) < 0) {
-		cJSON_AddBoolToObject(msg, "ok", 0);
-		cJSON_AddStringToObject(msg, "error", mig_err_msg(e));
-	} else {
-		const char *argv[] = {"criu lazy-pages", NULL};
-		int ok = res.exited && res.exit_code == 0 && !res.timed_out;
-		s->report.lazy_ms = proc_now_ms() - s->restore_done_ms;
-		s->report.lazy_bytes = criu_lazy_log_bytes(s->lazy_log);
-		cJSON_AddBoolToObject(msg, "ok", ok);
-		cJSON_AddNumberToObject(msg, "lazy_ms", (double)s->report.lazy_ms);
-		if (s->report.lazy_bytes != REPORT_NONE)
-			cJSON_AddNumberToObject(msg, "lazy_bytes", (double)s->report.lazy_bytes);
-		if (!ok) {
-			proc_result_err(argv, &res, &e);
-			discard_copy(d, s, "incomplete copy", &e);
-			cJSON_AddStringToObject(msg, "error", mig_err_msg(e));
-			report_fail(&s->report, 1, mig_err_msg(e));
-		}
-		proc_result_free(&res);
-	}
-	s->lazy_running = 0;
-	mig_err_free(&e);
-	if (proto_send(c, msg, &e) < 0) {
-		log_warn("%s", mig_err_msg(e));
-		mig_err_free(&e);
-	}
-	cJSON_Delete(msg);
 }
 
 cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
@@ -595,7 +469,7 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 	s.lock_fd = -1;
 	s.start_ms = proc_now_ms();
 	report_init(&s.report, "destination", "", "cold");
-	while (!stop_requested) {
+	while (!dst_stopping()) {
 		struct mig_err *e = NULL;
 		/* Until a request proves the token, a peer gets no more time than a slow
 		 * frame: idle connections cannot hold the handler slots. */
@@ -631,11 +505,11 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 		if (is_restore && s.image)
 			s.report.dump_bytes = fs_tree_size(s.image);
 		if (is_restore && s.lazy_running)
-			finish_lazy(d, &s, c);
+			dst_lazy_finish(d, &s, c);
 		if ((is_restore && s.restore_tried) || s.auth_failed)
 			break;
 	}
-	stop_lazy_daemon(&s);
+	dst_lazy_stop(&s);
 	free(s.lazy_log);
 	free(s.image);
 	if (s.lock_fd >= 0)
@@ -644,162 +518,4 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 		return DST_NO_MIGRATION;
 	print_report(d, &s);
 	return s.report.ok ? DST_MIGRATED : DST_FAILED;
-}
-
-static int listen_on(const char *addr, int port, char *shown, size_t shown_len,
-		     struct mig_err **err)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-	struct addrinfo *res = NULL;
-	char ps[16];
-	snprintf(ps, sizeof(ps), "%d", port);
-	int rc = getaddrinfo(addr, ps, &hints, &res);
-	if (rc)
-		return mig_err_set(err, 0, "listen address %s: %s", addr, gai_strerror(rc));
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-		int e = errno;
-		freeaddrinfo(res);
-		if (fd >= 0)
-			close(fd);
-		return mig_err_set(err, e, "listen on %s:%d", addr, port);
-	}
-	freeaddrinfo(res);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
-			    NI_NUMERICHOST | NI_NUMERICSERV);
-	snprintf(shown, shown_len, "%s:%s", host, serv);
-	return fd;
-}
-
-static void peer_name(const struct sockaddr_storage *ss, socklen_t sl, char *buf, size_t len)
-{
-	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
-	getnameinfo((const struct sockaddr *)ss, sl, host, sizeof(host), serv, sizeof(serv),
-		    NI_NUMERICHOST | NI_NUMERICSERV);
-	snprintf(buf, len, "%s:%s", host, serv);
-}
-
-/* Runs in the forked handler. */
-static void __attribute__((noreturn))
-serve_child(struct dst_ctx *d, int lfd, int cfd, const char *peer)
-{
-	close(lfd);
-	signal(SIGTERM, on_stop);
-	struct mig_conn *c = conn_from_fd(cfd, peer);
-	/* A restore the source stopped waiting for is stopped too (see await_commit). */
-	d->runc.hangup_fd = cfd;
-	int r = dst_handle_conn(d, c);
-	c->close(c);
-	fflush(NULL);
-	_exit(r);
-}
-
-struct handlers {
-	pid_t pids[MAX_HANDLERS];
-	size_t n;
-};
-
-/* Reaps finished handlers; returns the result of a migration among them, or -1. */
-static int reap(struct handlers *h)
-{
-	int result = -1, status;
-	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (size_t i = 0; i < h->n; i++) {
-			if (h->pids[i] == pid) {
-				h->pids[i] = h->pids[--h->n];
-				break;
-			}
-		}
-		int code = WIFEXITED(status) ? WEXITSTATUS(status) : DST_FAILED;
-		if (code == DST_MIGRATED || code == DST_FAILED)
-			result = code;
-	}
-	return result;
-}
-
-static void refuse_busy(int cfd)
-{
-	struct mig_conn *c = conn_from_fd(cfd, "peer");
-	cJSON *rep = proto_reply("migrate-dst is busy (too many connections); try again");
-	struct mig_err *e = NULL;
-	proto_send(c, rep, &e);
-	mig_err_free(&e);
-	cJSON_Delete(rep);
-	c->close(c);
-}
-
-static void stop_handlers(struct handlers *h)
-{
-	for (size_t i = 0; i < h->n; i++)
-		kill(h->pids[i], SIGTERM);
-	long long deadline = proc_now_ms() + 5000;
-	while (h->n && proc_now_ms() < deadline) {
-		reap(h);
-		usleep(20000);
-	}
-}
-
-int dst_serve(struct dst_ctx *d)
-{
-	struct mig_err *e = NULL;
-	char shown[128];
-	int lfd = listen_on(d->o->listen_addr, d->o->port, shown, sizeof(shown), &e);
-	if (lfd < 0) {
-		log_error("%s", mig_err_msg(e));
-		mig_err_free(&e);
-		return EXIT_REFUSED;
-	}
-	struct sigaction sa = {.sa_handler = on_stop};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (!d->auth_on)
-		log_warn("--insecure: requests are NOT authenticated; anyone who can reach %s "
-			 "can make this host run runc as root",
-			 shown);
-	log_info("listening on %s (base dir %s, runc %s, criu %s)", shown, d->base_dir,
-		 d->runc_version ? d->runc_version : "?", d->criu_version ? d->criu_version : "?");
-	struct handlers h = {.n = 0};
-	int exit_code = 0;
-	while (!stop_requested) {
-		int res = reap(&h);
-		if (d->o->once && res >= 0) {
-			exit_code = res == DST_MIGRATED ? 0 : 1;
-			break;
-		}
-		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-		if (poll(&pfd, 1, 200) <= 0)
-			continue;
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		int cfd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
-		if (cfd < 0)
-			continue;
-		char peer[128];
-		peer_name(&ss, sl, peer, sizeof(peer));
-		if (h.n >= MAX_HANDLERS) {
-			log_warn("%s: refused, %d connections already", peer, MAX_HANDLERS);
-			refuse_busy(cfd);
-			continue;
-		}
-		fflush(NULL);
-		pid_t pid = fork();
-		if (pid == 0)
-			serve_child(d, lfd, cfd, peer);
-		if (pid < 0)
-			log_error("fork: %s", strerror(errno));
-		else
-			h.pids[h.n++] = pid;
-		close(cfd);
-	}
-	close(lfd);
-	stop_handlers(&h);
-	return exit_code;
 }
