@@ -175,3 +175,44 @@ still_serving() {
 	[[ "$output" == *'"ok":false'*"commit without a successful restore"* ]]
 	still_serving
 }
+
+@test "hostile input of every kind, a slow sender among it, while a migration runs: refused, and the migration succeeds" {
+	sshd_start "$TEST_TMP/sshd"
+	fake_bundle "$SRC_BASE" c1
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
+	echo 1 >"$SRC_ROOT/delay-checkpoint"
+	# a slow sender: a frame header, then one byte a second (the frame must come in 10 s)
+	{ printf '\x00\x00\x00\x40{'; for _ in $(seq 15); do sleep 1; printf ' '; done; } |
+		"$CTLCAT" 127.0.0.1 "$DST_PORT" --raw >"$TEST_TMP/slow.out" 2>&1 &
+	slow=$!
+	"$MIGRATE_SRC" --direct --token-file "$DST_TOKEN" -b "$SRC_BASE" --runc "$FAKE_RUNC" \
+		--runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" -i "$SSH_KEY" \
+		--known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" c1 127.0.0.1 >"$TEST_TMP/src.out" 2>&1 &
+	mig=$!
+	# meanwhile: garbage, an oversize length, deep nesting, wrong types, path tricks, a
+	# wrong token
+	printf 'GET / HTTP/1.0\r\n\r\n' | "$CTLCAT" 127.0.0.1 "$DST_PORT" --raw | grep -q '"ok":false'
+	printf '\xff\xff\xff\xff' | "$CTLCAT" 127.0.0.1 "$DST_PORT" --raw | grep -q 'over the 65536-byte limit'
+	deep=$(printf '[%.0s' $(seq 5000))
+	ctl "{\"v\":1,\"type\":\"hello\",\"x\":$deep}"
+	[[ "$output" == *'"ok":false'* ]]
+	actl '{"v":1,"type":"check","name":["c1"]}'
+	[[ "$output" == *"field 'name' missing or not a string"* ]]
+	actl '{"v":1,"type":"restore","name":"../../etc"}'
+	[[ "$output" == *"bad container name"* ]]
+	actl '{"v":1,"type":"check","name":"/etc/passwd"}'
+	[[ "$output" == *"bad container name"* ]]
+	(umask 077 && printf '%064d\n' 0 >"$TEST_TMP/wrong-token")
+	run "$CTLCAT" --token "$TEST_TMP/wrong-token" 127.0.0.1 "$DST_PORT" '{"v":1,"type":"hello"}' '{"v":1,"type":"check","name":"c1"}'
+	echo "$output"
+	[[ "$output" == *"authentication failed (wrong token)"* ]]
+	rc=0; wait "$mig" || rc=$?
+	cat "$TEST_TMP/src.out"
+	[ "$rc" -eq 0 ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	wait "$slow" || true
+	cat "$TEST_TMP/slow.out"
+	grep -q 'timed out' "$TEST_TMP/slow.out"
+	still_serving
+	sshd_stop
+}
