@@ -14,6 +14,9 @@ struct mig_conn {
 			 struct mig_err **err);
 	/* Writes all n bytes.  Returns 0 or -1 with *err set. */
 	int (*write_full)(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err);
+	/* 0 when the peer has closed its side (checked without waiting, data left unread),
+	 * 1 otherwise: "is anybody still there before I ask for something irreversible?" */
+	int (*alive)(struct mig_conn *c);
 	/* Closes and frees the connection. */
 	void (*close)(struct mig_conn *c);
 	const char *peer; /* "127.0.0.1:40000", for messages */

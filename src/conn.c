@@ -80,6 +80,14 @@ static int fd_write_full(struct mig_conn *c, const void *buf, size_t n, struct m
 	return 0;
 }
 
+static int fd_alive(struct mig_conn *c)
+{
+	struct pollfd pfd = {.fd = ((struct fd_conn *)c)->fd, .events = POLLRDHUP};
+	if (poll(&pfd, 1, 0) <= 0)
+		return 1;
+	return !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static void fd_close(struct mig_conn *c)
 {
 	struct fd_conn *fc = (struct fd_conn *)c;
@@ -96,6 +104,7 @@ struct mig_conn *conn_from_fd(int fd, const char *peer)
 	snprintf(fc->peer, sizeof(fc->peer), "%s", peer ? peer : "peer");
 	fc->base.read_full = fd_read_full;
 	fc->base.write_full = fd_write_full;
+	fc->base.alive = fd_alive;
 	fc->base.close = fd_close;
 	fc->base.peer = fc->peer;
 	return &fc->base;

@@ -341,6 +341,15 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 	session_sign(&m->sess, req);
 	*unknown = 0;
 	struct mig_err *e = NULL;
+	/* A handler that died (migrate-dst killed) was asked for nothing: safe to roll back.
+	 * Past this point a broken connection leaves the outcome unknown. */
+	if (!m->sess.ctl->alive(m->sess.ctl)) {
+		cJSON_Delete(req);
+		return mig_err_set(
+		    err, 0,
+		    "the control connection to migrate-dst closed before the restore "
+		    "request (was migrate-dst stopped?)");
+	}
 	if (proto_send(m->sess.ctl, req, &e) < 0) {
 		cJSON_Delete(req);
 		*err = e;

@@ -149,6 +149,15 @@ static int chan_write_full(struct mig_conn *c, const void *buf, size_t n, struct
 	return 0;
 }
 
+static int chan_alive(struct mig_conn *c)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	/* polling processes what the session has received, EOF and close included */
+	int r = ssh_channel_poll(sc->chan, 0);
+	return !(r == SSH_EOF || r == SSH_ERROR || ssh_channel_is_eof(sc->chan) ||
+		 ssh_channel_is_closed(sc->chan));
+}
+
 static void chan_close(struct mig_conn *c)
 {
 	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
@@ -181,6 +190,7 @@ struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 	snprintf(sc->peer, sizeof(sc->peer), "%s:%d via ssh %s", host, port, s->target);
 	sc->base.read_full = chan_read_full;
 	sc->base.write_full = chan_write_full;
+	sc->base.alive = chan_alive;
 	sc->base.close = chan_close;
 	sc->base.peer = sc->peer;
 	return &sc->base;

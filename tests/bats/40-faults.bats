@@ -308,6 +308,28 @@ assert_next_migration_works() {
 	assert_no_leftovers
 }
 
+@test "migrate-dst killed during the final transfer: nothing was asked of it, rolled back, exit 3" {
+	echo 512 >"$TEST_TMP/rsync-ctl/bwlimit-2" # 1 MiB image at 512 KiB/s: two seconds
+	src_bg c1 127.0.0.1
+	for _ in $(seq 100); do [ -e "$TEST_TMP/rsync-ctl/started-2" ] && break; sleep 0.1; done
+	[ -e "$TEST_TMP/rsync-ctl/started-2" ]
+	handlers=$(children_of "$DST_PID")
+	[ -n "$handlers" ]
+	for h in $handlers; do [ "$(cat "/proc/$h/comm")" = migrate-dst ]; done
+	kill -KILL $handlers "$DST_PID"
+	src_wait 40
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"control connection to migrate-dst closed before the restore request"* ]]
+	[[ "$output" == *"runs on this host again"* ]]
+	[ "$(runs_on c1)" = src ]
+	refute_grep ' restore ' "$DST_ROOT/argv.log"
+	wait "$DST_PID" 2>/dev/null || true
+	dst_start "$TEST_TMP/dst2.log" --json -b "$DST_BASE" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT"
+	assert_next_migration_works
+	assert_no_leftovers
+}
+
 @test "migrate-dst stopped (SIGTERM) during the restore: it finishes and answers, exit 0" {
 	echo 2 >"$DST_ROOT/delay-restore"
 	src_bg c1 127.0.0.1

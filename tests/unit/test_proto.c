@@ -176,6 +176,21 @@ static void test_typed_getters(void **state)
 	cJSON_Delete(m);
 }
 
+/* alive(): unread data is not a hang-up; the peer closing is. */
+static void test_conn_alive(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct mig_conn *a = conn_from_fd(sv[0], "a");
+	assert_int_equal(a->alive(a), 1);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	assert_int_equal(a->alive(a), 1);
+	close(sv[1]);
+	assert_int_equal(a->alive(a), 0);
+	a->close(a);
+}
+
 /* proto_send/proto_recv/proto_call over a socketpair. */
 static void test_send_recv_and_call(void **state)
 {
@@ -233,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_decode_deep_nesting_does_not_crash),
 	    cmocka_unit_test(test_typed_getters),
 	    cmocka_unit_test(test_send_recv_and_call),
+	    cmocka_unit_test(test_conn_alive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
