@@ -96,6 +96,29 @@ assert_stats_match_criu_logs() {
 	assert_consecutive "$DST_BASE/t1/rootfs/counter.log"
 }
 
+@test "the destination's real restore fails: rolled back from the source's own image, the counter goes on" {
+	make_real_bundle "$SRC_BASE/c1"
+	make_real_bundle "$DST_BASE/c1"
+	# CRIU on the destination gives up before restoring anything (its pre-restore action fails)
+	criu_script "$DST_BASE/c1" pre-restore 'echo refused by the test >&2; exit 1'
+	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 5
+	src c1 127.0.0.1
+	echo "$output"; cat "$TEST_TMP/dst.log"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"restore of c1 on the destination"* ]]
+	[[ "$output" == *"the container was restored and runs on this host again"* ]]
+	# real runc restore on the source: running, from the checkpoint, state intact
+	[ "$(runc --root "$SRC_ROOT" state c1 | jq -r .status)" = running ]
+	[ -z "$(runc --root "$DST_ROOT" list -q)" ]
+	n=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" $((n + 3))
+	assert_consecutive "$SRC_BASE/c1/rootfs/counter.log"
+	# nothing of the failed restore is left mounted on the destination
+	refute_grep " $DST_BASE/c1/" /proc/self/mountinfo
+	[ -d "$DST_BASE/c1/rootfs/bin" ]
+}
+
 @test "a checkpoint that hangs is stopped; the container keeps running on the source" {
 	make_real_bundle "$SRC_BASE/c1"
 	make_real_bundle "$DST_BASE/c1"
