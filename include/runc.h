@@ -101,6 +101,8 @@ char *criu_log_excerpt(const char *path);
 /* runc kill NAME KILL, then waits (briefly) for it to stop. */
 int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 
+/* runc pause / resume: freeze and thaw the container's cgroup. */
+int runc_pause(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 
 /* Removes what a failed restore left of a container, safely: unmounts criu-root and other

@@ -265,12 +265,27 @@ static int dump_failed(struct mig *m, struct mig_err *e, int timed_out, const ch
 	return rc;
 }
 
+/* Freezes the container with runc pause before the dump: runc returns as soon as the cgroup
+ * is frozen, while CRIU's own freezer loop (cgroup v1) sleeps 100 ms per attempt, which
+ * showed as ~100 ms more downtime in most dumps here.  CRIU dumps a frozen cgroup as it
+ * finds it, and a failed dump leaves it paused, which recover_source resumes.  Not
+ * essential: a failing pause is reported and CRIU freezes the container itself. */
+static void pause_first(struct mig *m)
+{
+	struct mig_err *e = NULL;
+	if (runc_pause(&m->runc, m->o->container, &e) < 0) {
+		log_warn("%s; CRIU freezes the container itself", mig_err_msg(e));
+		mig_err_free(&e);
+	}
+}
+
 /* The final dump: the freeze starts here. */
 static int checkpoint(struct mig *m)
 {
 	struct mig_err *e = NULL;
 	int timed_out = 0, r;
 	long long t0 = proc_now_ms();
+	pause_first(m);
 	if (mig_lazy(m)) {
 		r = postcopy_dump(m, &timed_out, &e);
 		if (r < 0)

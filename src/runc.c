@@ -345,6 +345,12 @@ static int runc_simple(const struct runc_ctx *rc, const char *const extra[], str
 	return r;
 }
 
+int runc_pause(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+{
+	const char *extra[] = {"pause", name, NULL};
+	return runc_simple(rc, extra, err);
+}
+
 int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **err)
 {
 	const char *extra[] = {"resume", name, NULL};
