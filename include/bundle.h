@@ -34,6 +34,12 @@ char *bundle_path(const struct bundle_info *b, const char *sub);
  * into other filesystems); 0 when dir does not exist. */
 long long fs_tree_size(const char *dir);
 
+/* A digest of the tree at dir (names, types, modes, owners, sizes, times, inodes, link
+ * targets; not contents: a content change moves mtime/ctime), not crossing into other
+ * filesystems.  Two equal digests mean nothing changed in between, so a final rsync of a
+ * rootfs can be skipped.  Order-independent (directory order may differ between walks). */
+int fs_tree_digest(const char *dir, unsigned char out[32], struct mig_err **err);
+
 /* Removes dir and everything below it, refusing to cross into another filesystem or into a
  * mount point (checked against /proc/self/mountinfo), so that a forgotten bind mount of a
  * rootfs can never be emptied through it.  A missing dir is not an error. */

@@ -68,8 +68,10 @@ struct src_opts {
 	const char *back_opt[MAX_BACK_OPT + 1]; /* extra options for DEST's migrate-src */
 	int n_back_opt;
 	enum compress compress;
-	int sync_bundle; /* send config.json (and rootfs) when DEST lacks the bundle */
-	int no_progress; /* no progress line even on a terminal */
+	int sync_bundle;    /* send config.json (and rootfs) when DEST lacks the bundle */
+	int transfer_rsync; /* --transfer rsync: the image by rsync too (default: streamed
+			     * through the control channel, stream.h) */
+	int no_progress;    /* no progress line even on a terminal */
 	char dest_buf[256];
 };
 

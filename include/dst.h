@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "proc.h"
 #include "report.h"
+#include "stream.h"
 #include "runc.h"
 
 /* A handler's exit status tells the parent what happened (for --once). */
@@ -45,18 +46,23 @@ struct dst_session {
 	char *image;	      /* the image dir of a successful restore, sized for the report */
 	char nonce[AUTH_HEX]; /* from hello; "" before it */
 	unsigned long next_seq;
-	int auth_failed; /* the connection is closed after a failed authentication */
-	int lock_fd;	 /* bundle_lock() of the container, from check (or restore) to the
-			  * end of the connection; -1 before */
-	int trusted;	 /* a request passed authentication (or auth is off and one came) */
-	int committed;	 /* the source confirmed the restore ("commit"): the copy here is
-			  * the only one from now on */
+	int auth_failed;       /* the connection is closed after a failed authentication */
+	int lock_fd;	       /* bundle_lock() of the container, from check (or restore) to the
+				* end of the connection; -1 before */
+	int trusted;	       /* a request passed authentication (or auth is off and one came) */
+	int committed;	       /* the source confirmed the restore ("commit"): the copy here is
+				* the only one from now on */
+	struct mig_conn *conn; /* the connection ("file" messages carry bytes after them) */
+	char *checked_dir;     /* the bundle dir a successful check prepared, or NULL */
+	struct stream_rx rx;   /* the image streamed through this connection */
+	int broken;	       /* a protocol violation: answer and close */
 };
 
 int dst_ctx_init(struct dst_ctx *d, const struct dst_opts *o, struct mig_err **err);
 void dst_ctx_free(struct dst_ctx *d);
 
-/* Answers one request (never NULL: errors become {"ok":false,"error":...}). */
+/* Answers one request (errors become {"ok":false,"error":...}); NULL for a "file" message
+ * taken in without a reply (stream.h). */
 cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req);
 
 /* Serves one connection until the peer closes or errs; returns an enum dst_conn_result. */

@@ -27,9 +27,11 @@ struct mig {
 	char parent_rel[32];	 /* the last round, relative to image ("../parent/N"), or "" */
 	struct ctl_session sess; /* SSH, control channel, token (session.h) */
 	struct xfer_ctx xfer;
-	struct xfer_master master; /* the SSH connection every rsync reuses */
-	char *dst_bundle;	   /* the bundle's path on the destination */
-	int send_bundle;	   /* --sync-bundle, and the destination has no bundle */
+	struct xfer_master master;	 /* the SSH connection every rsync reuses */
+	char *dst_bundle;		 /* the bundle's path on the destination */
+	unsigned char rootfs_digest[32]; /* fs_tree_digest before the first pass */
+	int have_digest;
+	int send_bundle; /* --sync-bundle, and the destination has no bundle */
 	long long t_start;
 	/* post-copy */
 	char page_server[96]; /* "ADDR:PORT" the page server listens on */

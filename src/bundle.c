@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 
 #include "log.h"
 
@@ -318,6 +321,77 @@ int fs_mkdir_p(const char *dir, unsigned mode, struct mig_err **err)
 		rc = mig_err_set(err, errno, "mkdir %s", p);
 	free(p);
 	return rc;
+}
+
+/* nftw() takes no context: the walk's state, one walk at a time. */
+static struct {
+	uint64_t lane[4];
+	dev_t dev;
+	size_t root_len;
+	int failed;
+} digest_walk;
+
+static int digest_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_NS || type == FTW_DNR) {
+		digest_walk.failed = errno ? errno : EACCES;
+		return 1;
+	}
+	if (st->st_dev != digest_walk.dev) /* a mount below: rsync skips it too */
+		return 0;
+	struct {
+		mode_t mode;
+		uid_t uid;
+		gid_t gid;
+		off_t size;
+		struct timespec mtim, ctim;
+		ino_t ino;
+		nlink_t nlink;
+		dev_t rdev;
+	} rec;
+	memset(&rec, 0, sizeof(rec));
+	rec.mode = st->st_mode, rec.uid = st->st_uid, rec.gid = st->st_gid;
+	rec.size = st->st_size, rec.mtim = st->st_mtim, rec.ctim = st->st_ctim;
+	rec.ino = st->st_ino, rec.nlink = st->st_nlink, rec.rdev = st->st_rdev;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	const char *rel = path + digest_walk.root_len;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, rel, strlen(rel) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, &rec, sizeof(rec)) != 1)
+		abort();
+	if (type == FTW_SL) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(path, target, sizeof(target));
+		if (n > 0)
+			EVP_DigestUpdate(ctx, target, (size_t)n);
+	}
+	EVP_DigestFinal_ex(ctx, md, &len);
+	EVP_MD_CTX_free(ctx);
+	for (int i = 0; i < 4; i++) {
+		uint64_t v;
+		memcpy(&v, md + 8 * i, 8);
+		digest_walk.lane[i] += v;
+	}
+	return 0;
+}
+
+int fs_tree_digest(const char *dir, unsigned char out[32], struct mig_err **err)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return mig_err_set(err, errno, "stat %s", dir);
+	memset(&digest_walk, 0, sizeof(digest_walk));
+	digest_walk.dev = st.st_dev;
+	digest_walk.root_len = strlen(dir);
+	int r = nftw(dir, digest_entry, 64, FTW_PHYS | FTW_MOUNT);
+	if (r != 0 || digest_walk.failed)
+		return mig_err_set(err, digest_walk.failed ? digest_walk.failed : errno,
+				   "walking %s", dir);
+	memcpy(out, digest_walk.lane, 32);
+	return 0;
 }
 
 char *fs_tail(const char *path, size_t max)

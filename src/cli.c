@@ -132,6 +132,8 @@ void cli_src_usage(FILE *out)
 	    "      --criu PATH        criu binary (default criu)\n"
 	    "      --token-file FILE  the destination's token (with --direct; else read over SSH)\n"
 	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
+	    "      --transfer HOW     the image in the downtime: stream (through the control\n"
+	    "                         channel, no extra round trips; default) or rsync\n"
 	    "      --compress ALG     rsync compression: none, zlib or zstd (default none)\n"
 	    "      --sync-bundle      send the bundle (config.json, rootfs) if DEST lacks it\n"
 	    "      --replace          DEST stops and removes a same-named container first\n"
@@ -223,6 +225,7 @@ enum {
 	OPT_COMPRESS,
 	OPT_SYNC_BUNDLE,
 	OPT_NO_PROGRESS,
+	OPT_TRANSFER,
 };
 
 const char *compress_name(enum compress c)
@@ -275,6 +278,11 @@ static int parse_src_extra(int c, const char *arg, struct src_opts *o, struct mi
 		return 0;
 	case OPT_NO_PROGRESS:
 		o->no_progress = 1;
+		return 0;
+	case OPT_TRANSFER:
+		if (strcmp(arg, "stream") && strcmp(arg, "rsync"))
+			return mig_err_set(err, 0, "bad --transfer '%s' (stream or rsync)", arg);
+		o->transfer_rsync = !strcmp(arg, "rsync");
 		return 0;
 	}
 	return 1;
@@ -351,6 +359,7 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	    {"compress", required_argument, NULL, OPT_COMPRESS},
 	    {"sync-bundle", no_argument, NULL, OPT_SYNC_BUNDLE},
 	    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+	    {"transfer", required_argument, NULL, OPT_TRANSFER},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},

@@ -241,6 +241,8 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 		return reply_err(&e);
 	if (fresh) {
 		report_init(&s->report, "destination", name, technique_name(t));
+		free(s->checked_dir);
+		s->checked_dir = mig_strdup_printf("%s/%s", d->base_dir, name);
 		cJSON *rep = proto_reply(NULL);
 		cJSON_AddBoolToObject(rep, "send_bundle", 1);
 		return rep;
@@ -258,6 +260,8 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	if (r == 0) {
 		cJSON_AddStringToObject(rep, "bundle", b.dir);
 		cJSON_AddBoolToObject(rep, "terminal", b.terminal);
+		free(s->checked_dir);
+		s->checked_dir = mig_xstrdup(b.dir);
 	}
 	bundle_free(&b);
 	return rep;
@@ -291,6 +295,20 @@ static void add_restore_stats(struct dst_session *s, const char *work)
 	mig_err_free(&e);
 }
 
+/* What a stream that did not end in a restore left in the image dir: it would only take
+ * the space (a full disk is one way to get here). */
+static void drop_partial_image(struct dst_session *s)
+{
+	if (!s->checked_dir || !s->rx.sum.files)
+		return;
+	struct bundle_info b = {.dir = s->checked_dir};
+	struct mig_err *e = NULL;
+	if (restore_clear_dir(&b, "image", &e) < 0) {
+		log_warn("removing the partial image: %s", mig_err_msg(e));
+		mig_err_free(&e);
+	}
+}
+
 static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
@@ -304,6 +322,13 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	s->restore_tried = 1;
 	/* The check removed a container to replace; here one is a conflict. */
 	if (technique_checks(d, t, &e) < 0 || check_target(d, s, NULL, name, &b, &e) < 0) {
+		report_fail(&s->report, 1, mig_err_msg(e));
+		return reply_err(&e);
+	}
+	if (cJSON_GetObjectItemCaseSensitive(req, "stream") &&
+	    stream_rx_verify(&s->rx, req, &e) < 0) {
+		drop_partial_image(s);
+		bundle_free(&b);
 		report_fail(&s->report, 1, mig_err_msg(e));
 		return reply_err(&e);
 	}
@@ -410,6 +435,24 @@ static void await_commit(struct dst_ctx *d, struct dst_session *s, struct mig_co
 	mig_err_free(&e);
 }
 
+/* A streamed image file (stream.h): into the image dir of the bundle the check prepared.
+ * No reply; a violation gets one and ends the connection. */
+static cJSON *do_file(struct dst_session *s, const cJSON *req)
+{
+	struct mig_err *e = NULL;
+	if (!s->checked_dir) {
+		s->broken = 1;
+		return proto_reply("file before a successful check");
+	}
+	char *dir = mig_strdup_printf("%s/image", s->checked_dir);
+	int r = stream_rx_file(&s->rx, s->conn, req, dir, &e);
+	free(dir);
+	if (r == 0)
+		return NULL;
+	s->broken = 1;
+	return reply_err(&e);
+}
+
 cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 {
 	const char *type = proto_get_str(req, "type", 0, NULL);
@@ -431,6 +474,8 @@ cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 		}
 	}
 	s->trusted = 1;
+	if (!strcmp(type, "file"))
+		return do_file(s, req);
 	if (!strcmp(type, "check"))
 		return do_check(d, s, req);
 	if (!strcmp(type, "restore"))
@@ -467,6 +512,7 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 	struct dst_session s;
 	memset(&s, 0, sizeof(s));
 	s.lock_fd = -1;
+	s.conn = c;
 	s.start_ms = proc_now_ms();
 	report_init(&s.report, "destination", "", "cold");
 	while (!dst_stopping()) {
@@ -495,6 +541,8 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 		cJSON *rep = dst_handle_request(d, &s, req);
 		int is_restore = type && !strcmp(type, "restore");
 		cJSON_Delete(req);
+		if (!rep)
+			continue; /* a streamed file: no reply */
 		if (proto_send(c, rep, &e) < 0) {
 			log_warn("%s", mig_err_msg(e));
 			mig_err_free(&e);
@@ -506,12 +554,16 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 			s.report.dump_bytes = fs_tree_size(s.image);
 		if (is_restore && s.lazy_running)
 			dst_lazy_finish(d, &s, c);
-		if ((is_restore && s.restore_tried) || s.auth_failed)
+		if ((is_restore && s.restore_tried) || s.auth_failed || s.broken)
 			break;
 	}
 	dst_lazy_stop(&s);
+	if (!s.restore_tried)
+		drop_partial_image(&s);
 	free(s.lazy_log);
 	free(s.image);
+	free(s.checked_dir);
+	stream_rx_free(&s.rx);
 	if (s.lock_fd >= 0)
 		close(s.lock_fd);
 	if (!s.restore_tried)

@@ -12,6 +12,7 @@
 #include "proto.h"
 #include "restore.h"
 #include "session.h"
+#include "stream.h"
 #include "stats.h"
 /* A whole transfer may take long on a slow link; rsync's own --timeout ends a stalled one. */
 #define XFER_TIMEOUT_MS (6 * 3600 * 1000)
@@ -150,6 +151,14 @@ static int presync(struct mig *m, struct mig_err **err)
 	}
 	struct xfer_stats st;
 	m->xfer.label = "pre-sync";
+	/* Taken before the pass: whatever changes from now on differs from it. */
+	if (!m->o->transfer_rsync && !m->o->no_rootfs_sync) {
+		struct mig_err *e = NULL;
+		m->have_digest = fs_tree_digest(m->b.rootfs, m->rootfs_digest, &e) == 0;
+		if (!m->have_digest)
+			log_warn("%s: the final rootfs pass will run", mig_err_msg(e));
+		mig_err_free(&e);
+	}
 	int r = xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err);
 	free(config);
 	if (r < 0)
@@ -302,16 +311,54 @@ static int checkpoint(struct mig *m)
 	return -1;
 }
 
+/* The final rsync, inside the downtime: the rootfs delta and (with --transfer rsync) the
+ * image.  A rootfs unchanged since the first pass (same digest) needs none. */
 static int transfer(struct mig *m, struct mig_err **err)
 {
 	const char *srcs[3];
-	size_t n = xfer_sources(m, srcs);
+	size_t n = 0;
+	if (m->o->transfer_rsync) {
+		n = xfer_sources(m, srcs);
+	} else if (!m->o->no_rootfs_sync) {
+		unsigned char now[32];
+		struct mig_err *e = NULL;
+		if (m->have_digest && fs_tree_digest(m->b.rootfs, now, &e) == 0 &&
+		    !memcmp(now, m->rootfs_digest, sizeof(now)))
+			log_debug("the rootfs did not change since the first pass");
+		else
+			srcs[n++] = m->b.rootfs;
+		mig_err_free(&e);
+	}
+	m->r->xfer_ms = 0;
+	m->r->xfer_bytes = 0;
+	if (n == 0)
+		return 0;
 	struct xfer_stats st;
 	m->xfer.label = "transfer";
 	int r = xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err);
 	m->r->xfer_ms = st.elapsed_ms;
 	m->r->xfer_bytes = st.bytes_sent;
 	return r < 0 ? mig_err_wrap(err, "transfer") : 0;
+}
+
+static void sign_cb(void *ctx, cJSON *msg)
+{
+	session_sign(ctx, msg);
+}
+
+/* The image through the control channel (stream.h), right before the restore request. */
+static int stream_image(struct mig *m, cJSON *req, struct mig_err **err)
+{
+	struct stream_tx tx = {
+	    .c = m->sess.ctl, .sign = sign_cb, .sign_ctx = &m->sess, .progress = m->xfer.progress};
+	struct stream_sum sum;
+	long long t0 = proc_now_ms();
+	if (stream_send_dir(&tx, m->image, &sum, err) < 0)
+		return mig_err_wrap(err, "sending the image");
+	m->r->xfer_ms += proc_now_ms() - t0;
+	m->r->xfer_bytes += sum.bytes;
+	stream_sum_to_json(&sum, req);
+	return 0;
 }
 
 /* The destination's CRIU restore statistics, as its reply carries them. */
@@ -353,7 +400,6 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 		cJSON_AddStringToObject(req, "page_server_addr", m->ps_addr);
 		cJSON_AddNumberToObject(req, "page_server_port", m->o->page_server_port);
 	}
-	session_sign(&m->sess, req);
 	*unknown = 0;
 	struct mig_err *e = NULL;
 	/* A handler that died (migrate-dst killed) was asked for nothing: safe to roll back.
@@ -365,6 +411,13 @@ static int request_restore(struct mig *m, int *unknown, struct mig_err **err)
 		    "the control connection to migrate-dst closed before the restore "
 		    "request (was migrate-dst stopped?)");
 	}
+	/* A stop asked while the image streamed: the restore is not asked for. */
+	if ((!m->o->transfer_rsync && stream_image(m, req, &e) < 0) || check_stop(&e) < 0) {
+		cJSON_Delete(req);
+		*err = e;
+		return -1;
+	}
+	session_sign(&m->sess, req);
 	if (proto_send(m->sess.ctl, req, &e) < 0) {
 		cJSON_Delete(req);
 		*err = e;

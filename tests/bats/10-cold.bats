@@ -239,7 +239,8 @@ src() {
 	# The checkpoint hook stops sshd's listener and removes the socket of migrate-src's ssh
 	# master: the live control session survives, but the final rsync cannot connect.
 	mkdir "$TEST_TMP/tmp"
-	printf '#!/bin/sh\nkill %s\nrm -f %s/tmp/migrate-src.*/ssh.sock\n' "$SSHD_PID" "$TEST_TMP" >"$SRC_ROOT/hook-checkpoint"
+	# It also writes into the rootfs, so the final rootfs pass is needed.
+	printf '#!/bin/sh\nkill %s\nrm -f %s/tmp/migrate-src.*/ssh.sock\necho late >%s/c1/rootfs/late\n' "$SSHD_PID" "$TEST_TMP" "$SRC_BASE" >"$SRC_ROOT/hook-checkpoint"
 	chmod +x "$SRC_ROOT/hook-checkpoint"
 	TMPDIR=$TEST_TMP/tmp src c1 127.0.0.1
 	echo "$output"
@@ -254,13 +255,16 @@ src() {
 
 @test "every rsync reuses the one ssh master connection opened before the freeze" {
 	mkdir "$TEST_TMP/tmp"
-	# The checkpoint hook stops sshd's listener: only the open master can carry the transfer.
-	printf '#!/bin/sh\nkill %s\n' "$SSHD_PID" >"$SRC_ROOT/hook-checkpoint"
+	# The checkpoint hook stops sshd's listener and writes into the rootfs: only the open
+	# master can carry the final rootfs pass.
+	printf '#!/bin/sh\nkill %s\necho late >%s/c1/rootfs/late\n' "$SSHD_PID" "$SRC_BASE" >"$SRC_ROOT/hook-checkpoint"
 	chmod +x "$SRC_ROOT/hook-checkpoint"
-	TMPDIR=$TEST_TMP/tmp src c1 127.0.0.1
+	TMPDIR=$TEST_TMP/tmp src -v c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	[ "$(cat "$DST_BASE/c1/rootfs/late")" = late ]
+	[[ "$output" != *"did not change since the first pass"* ]]
 	[ -z "$(ls "$TEST_TMP/tmp")" ]
 }
 
@@ -320,4 +324,30 @@ src() {
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .edited "$DST_BASE/c1/config.json")" = "on the destination" ]
 	[[ "$output" != *"sending the bundle"* ]]
+}
+
+@test "the image is streamed through the control channel; an unchanged rootfs needs no final rsync" {
+	src -v --json c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"the rootfs did not change since the first pass"* ]]
+	# one rsync only (the first pass); the image arrived whole anyway
+	[ "$(grep -c 'running rsync' <<<"$output")" -eq 1 ]
+	cmp "$SRC_BASE/c1/image/pages-1.img" "$DST_BASE/c1/image/pages-1.img"
+	cmp "$SRC_BASE/c1/image/inventory.img" "$DST_BASE/c1/image/inventory.img"
+	[ "$(stat -c %a "$DST_BASE/c1/image/pages-1.img")" = 600 ]
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(json_get "$line" xfer_bytes)" -ge 2097152 ]
+}
+
+@test "--transfer rsync: the image goes by rsync, as before" {
+	src -v --transfer rsync c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'running rsync' <<<"$output")" -eq 2 ]
+	cmp "$SRC_BASE/c1/image/pages-1.img" "$DST_BASE/c1/image/pages-1.img"
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	src --transfer carrier-pigeon c1 127.0.0.1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bad --transfer 'carrier-pigeon' (stream or rsync)"* ]]
 }

@@ -243,9 +243,9 @@ assert_next_migration_works() {
 	assert_no_leftovers
 }
 
-@test "SIGTERM during the final transfer: rolled back, exit 3, runs on the source" {
+@test "(--transfer rsync) SIGTERM during the final transfer: rolled back, exit 3, runs on the source" {
 	echo 1.5 >"$TEST_TMP/rsync-ctl/sleep-2"
-	src_bg c1 127.0.0.1
+	src_bg --transfer rsync c1 127.0.0.1
 	wait_for_line "$TEST_TMP/rsync-ctl/calls" '^2$' 10
 	kill -TERM "$SRC_PID"
 	src_wait 30
@@ -308,9 +308,9 @@ assert_next_migration_works() {
 	assert_no_leftovers
 }
 
-@test "migrate-dst killed during the final transfer: nothing was asked of it, rolled back, exit 3" {
+@test "(--transfer rsync) migrate-dst killed during the final transfer: nothing was asked of it, rolled back, exit 3" {
 	echo 512 >"$TEST_TMP/rsync-ctl/bwlimit-2" # 1 MiB image at 512 KiB/s: two seconds
-	src_bg c1 127.0.0.1
+	src_bg --transfer rsync c1 127.0.0.1
 	for _ in $(seq 100); do [ -e "$TEST_TMP/rsync-ctl/started-2" ] && break; sleep 0.1; done
 	[ -e "$TEST_TMP/rsync-ctl/started-2" ]
 	handlers=$(children_of "$DST_PID")
@@ -360,7 +360,7 @@ assert_next_migration_works() {
 
 # --- 4. the destination's disk full ----------------------------------------------------------
 
-@test "destination disk full during the final transfer: rolled back, exit 3, runs on the source" {
+@test "destination disk full while the image streams: rolled back, exit 3, runs on the source" {
 	dst_stop
 	MNT=$TEST_TMP/dst-small
 	mkdir -p "$MNT"
@@ -369,6 +369,29 @@ assert_next_migration_works() {
 	dst_start "$TEST_TMP/dst.log" --json -b "$MNT" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT"
 	echo 8388608 >"$SRC_ROOT/image-size"
 	src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"receiving the image: writing pages-1.img: No space left on device"* ]]
+	[[ "$output" == *"runs on this host again"* ]]
+	[ "$(rsync_calls)" -eq 1 ] # the first pass only: the image went through the channel
+	[ "$(runs_on c1)" = src ]
+	refute_grep ' restore ' "$DST_ROOT/argv.log"
+	assert_no_leftovers
+	# migrate-dst removed the partial image: a small migration still fits.
+	[ ! -e "$MNT/c1/image" ]
+	assert_next_migration_works
+	assert_no_leftovers
+}
+
+@test "(--transfer rsync) destination disk full during the final transfer: rolled back, exit 3, runs on the source" {
+	dst_stop
+	MNT=$TEST_TMP/dst-small
+	mkdir -p "$MNT"
+	mount -t tmpfs -o size=2m tmpfs "$MNT"
+	for c in c1 c2; do fake_bundle "$MNT" "$c"; done
+	dst_start "$TEST_TMP/dst.log" --json -b "$MNT" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT"
+	echo 8388608 >"$SRC_ROOT/image-size"
+	src --transfer rsync c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"transfer: rsync exited with code"* ]]
@@ -385,10 +408,10 @@ assert_next_migration_works() {
 
 # --- 5. rsync killed -------------------------------------------------------------------------
 
-@test "rsync killed in the middle of the final transfer: rolled back, exit 3, runs on the source" {
+@test "(--transfer rsync) rsync killed in the middle of the final transfer: rolled back, exit 3, runs on the source" {
 	echo 16777216 >"$SRC_ROOT/image-size"
 	echo 4096 >"$TEST_TMP/rsync-ctl/bwlimit-2" # 16 MiB at 4 MiB/s: about 4 s
-	src_bg c1 127.0.0.1
+	src_bg --transfer rsync c1 127.0.0.1
 	wait_for_line "$TEST_TMP/rsync-ctl/calls" '^2$' 10
 	# Data is arriving: rsync's temporary file on the destination.
 	for ((i = 0; i < 100; i++)); do

@@ -1,0 +1,70 @@
+/* The checkpoint image sent through the control channel itself.
+ *
+ * rsync costs several round trips per run (session, exec, version, file list, checksums,
+ * goodbye): most of a second at 80 ms.  The image is a flat directory that does not exist on
+ * the destination yet, so nothing is to be compared: the source writes each file as a signed
+ * {"type":"file","name","size","mode"} message (or "link" for pre-copy's "parent" symlink)
+ * followed by its bytes, without waiting for replies, then the restore request carries the
+ * count, the byte total and a SHA-256 of all the bytes, so its HMAC authenticates the data
+ * too.  Data and restore arrive one round trip after the dump: the physical floor.
+ *
+ * Names are plain file names ([A-Za-z0-9][A-Za-z0-9_.-]*, at most 255); the only link is
+ * "parent" -> "../parent/N".  The receiver creates files with O_EXCL|O_NOFOLLOW, 0600, in
+ * the image dir the check emptied, and keeps reading (and discarding) after a write error
+ * so that the stream stays in step; the error is the restore's answer. */
+#ifndef MIG_STREAM_H
+#define MIG_STREAM_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "err.h"
+
+#define STREAM_HEX 65 /* SHA-256 in hex, NUL-terminated */
+
+struct stream_sum {
+	long long files;
+	long long bytes;
+	char sha256[STREAM_HEX];
+};
+
+/* Signs a message before it is sent (the control session's HMAC), or NULL. */
+typedef void (*stream_sign_fn)(void *ctx, cJSON *msg);
+
+struct stream_tx {
+	struct mig_conn *c;
+	stream_sign_fn sign;
+	void *sign_ctx;
+	int progress; /* a progress line on stderr */
+};
+
+/* Sends every entry of dir (sorted by name) and fills sum. */
+int stream_send_dir(const struct stream_tx *tx, const char *dir, struct stream_sum *sum,
+		    struct mig_err **err);
+
+/* Puts sum into req as "stream": {"files", "bytes", "sha256"}. */
+void stream_sum_to_json(const struct stream_sum *sum, cJSON *req);
+
+/* The receiving side, one per connection. */
+struct stream_rx {
+	void *sha; /* EVP_MD_CTX, NULL before the first file */
+	struct stream_sum sum;
+	struct mig_err *failed; /* the first write error; reading went on */
+};
+
+/* A "file" message (already authenticated): validates it and reads its bytes from c into
+ * dir.  Returns -1 only for a protocol violation (bad name, size, link): the connection
+ * cannot be kept in step and must be closed; a write error is kept in rx->failed. */
+int stream_rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, const char *dir,
+		   struct mig_err **err);
+
+/* Checks the restore request's "stream" against what arrived. */
+int stream_rx_verify(struct stream_rx *rx, const cJSON *req, struct mig_err **err);
+
+void stream_rx_free(struct stream_rx *rx);
+
+/* A valid streamed file name. */
+int stream_valid_name(const char *name);
+
+#endif

@@ -1,0 +1,361 @@
+#include "stream.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "proc.h"
+#include "proto.h"
+
+#define CHUNK		  (256 * 1024)
+#define MAX_FILE_BYTES	  (1LL << 40) /* 1 TiB: more than any checkpoint file */
+#define MAX_FILES	  100000
+#define READ_TIMEOUT_MS	  60000 /* a stall inside one file's bytes */
+#define PROGRESS_EVERY_MS 250
+
+int stream_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 255 ||
+	    !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", name[0]))
+		return 0;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+	       n;
+}
+
+/* "../parent/N": the only symlink an image dir has (pre-copy's last round). */
+static int valid_link(const char *name, const char *target)
+{
+	if (strcmp(name, "parent") || strncmp(target, "../parent/", 10))
+		return 0;
+	const char *d = target + 10;
+	size_t n = strspn(d, "0123456789");
+	return n > 0 && n <= 4 && d[n] == '\0';
+}
+
+static void hex(const unsigned char *md, unsigned len, char out[STREAM_HEX])
+{
+	for (unsigned i = 0; i < len && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static EVP_MD_CTX *sha_new(void)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		abort();
+	return ctx;
+}
+
+static void sha_done(EVP_MD_CTX *ctx, char out[STREAM_HEX])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	if (EVP_DigestFinal_ex(ctx, md, &len) != 1)
+		abort();
+	hex(md, len, out);
+}
+
+/* ---- sending ---- */
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entry names of dir, sorted; *n set. */
+static char **list_dir(const char *dir, size_t *n, struct mig_err **err)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		mig_err_set(err, errno, "stream: open %s", dir);
+		return NULL;
+	}
+	size_t cap = 64;
+	char **names = mig_xcalloc(cap, sizeof(char *));
+	*n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (*n == cap)
+			names = realloc(names, (cap *= 2) * sizeof(char *));
+		if (!names)
+			abort();
+		names[(*n)++] = mig_xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, *n, sizeof(char *), cmp_names);
+	return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void show_progress(long long sent, long long total, long long t0, int done)
+{
+	long long ms = proc_now_ms() - t0;
+	double rate = ms > 0 ? (double)sent / 1048576.0 / ((double)ms / 1000.0) : 0;
+	fprintf(stderr, "\r\033[Ktransfer: %lld bytes  %3lld%%  %.2f MiB/s", sent,
+		total > 0 ? sent * 100 / total : 100, rate);
+	if (done)
+		fputs("\r\033[K", stderr);
+}
+
+static int send_header(const struct stream_tx *tx, cJSON *msg, struct mig_err **err)
+{
+	if (tx->sign)
+		tx->sign(tx->sign_ctx, msg);
+	int r = proto_send(tx->c, msg, err);
+	cJSON_Delete(msg);
+	return r;
+}
+
+static int send_file(const struct stream_tx *tx, int dfd, const char *name, const struct stat *st,
+		     EVP_MD_CTX *sha, char *buf, long long *sent, long long total, long long t0,
+		     struct mig_err **err)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return mig_err_set(err, errno, "stream: open %s", name);
+	cJSON *msg = proto_msg("file");
+	cJSON_AddStringToObject(msg, "name", name);
+	cJSON_AddNumberToObject(msg, "size", (double)st->st_size);
+	cJSON_AddNumberToObject(msg, "mode", st->st_mode & 0777);
+	int r = send_header(tx, msg, err);
+	long long left = st->st_size, last = proc_now_ms();
+	while (r == 0 && left > 0) {
+		ssize_t got = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
+		if (got <= 0) {
+			r = mig_err_set(err, got < 0 ? errno : 0, "stream: read %s%s", name,
+					got == 0 ? ": shorter than it was" : "");
+			break;
+		}
+		EVP_DigestUpdate(sha, buf, (size_t)got);
+		r = tx->c->write_full(tx->c, buf, (size_t)got, err);
+		left -= got;
+		*sent += got;
+		if (tx->progress && proc_now_ms() - last >= PROGRESS_EVERY_MS) {
+			show_progress(*sent, total, t0, 0);
+			last = proc_now_ms();
+		}
+	}
+	close(fd);
+	return r;
+}
+
+static int send_entry(const struct stream_tx *tx, int dfd, const char *name, EVP_MD_CTX *sha,
+		      char *buf, long long *sent, long long total, long long t0,
+		      struct mig_err **err)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return mig_err_set(err, errno, "stream: stat %s", name);
+	if (!stream_valid_name(name))
+		return mig_err_set(err, 0, "stream: image file name '%s' is not plain", name);
+	if (S_ISREG(st.st_mode))
+		return send_file(tx, dfd, name, &st, sha, buf, sent, total, t0, err);
+	char target[64] = "";
+	ssize_t n = S_ISLNK(st.st_mode) ? readlinkat(dfd, name, target, sizeof(target) - 1) : -1;
+	if (n > 0)
+		target[n] = '\0';
+	if (n <= 0 || !valid_link(name, target))
+		return mig_err_set(err, 0,
+				   "stream: %s in the image dir is neither a file nor the parent "
+				   "link; use --transfer rsync",
+				   name);
+	cJSON *msg = proto_msg("file");
+	cJSON_AddStringToObject(msg, "name", name);
+	cJSON_AddStringToObject(msg, "link", target);
+	return send_header(tx, msg, err);
+}
+
+/* Total bytes of the regular files, for the progress line. */
+static long long total_bytes(int dfd, char **names, size_t n)
+{
+	long long t = 0;
+	struct stat st;
+	for (size_t i = 0; i < n; i++)
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			t += st.st_size;
+	return t;
+}
+
+int stream_send_dir(const struct stream_tx *tx, const char *dir, struct stream_sum *sum,
+		    struct mig_err **err)
+{
+	memset(sum, 0, sizeof(*sum));
+	size_t n = 0;
+	char **names = list_dir(dir, &n, err);
+	if (!names)
+		return -1;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		free_names(names, n);
+		return mig_err_set(err, errno, "stream: open %s", dir);
+	}
+	EVP_MD_CTX *sha = sha_new();
+	char *buf = mig_xmalloc(CHUNK);
+	long long t0 = proc_now_ms(), total = tx->progress ? total_bytes(dfd, names, n) : 0;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = send_entry(tx, dfd, names[i], sha, buf, &sum->bytes, total, t0, err);
+	if (tx->progress)
+		show_progress(sum->bytes, total, t0, 1);
+	sum->files = (long long)n;
+	sha_done(sha, sum->sha256);
+	EVP_MD_CTX_free(sha);
+	free(buf);
+	close(dfd);
+	free_names(names, n);
+	return r;
+}
+
+void stream_sum_to_json(const struct stream_sum *sum, cJSON *req)
+{
+	cJSON *s = cJSON_AddObjectToObject(req, "stream");
+	cJSON_AddNumberToObject(s, "files", (double)sum->files);
+	cJSON_AddNumberToObject(s, "bytes", (double)sum->bytes);
+	cJSON_AddStringToObject(s, "sha256", sum->sha256);
+}
+
+/* ---- receiving ---- */
+
+/* Reads n bytes from c into fd (or nowhere when fd < 0), hashing them. */
+static int rx_bytes(struct stream_rx *rx, struct mig_conn *c, int fd, long long n, const char *name,
+		    struct mig_err **err)
+{
+	char *buf = mig_xmalloc(CHUNK);
+	int r = 0;
+	while (r == 0 && n > 0) {
+		size_t k = n < CHUNK ? (size_t)n : CHUNK;
+		r = c->read_full(c, buf, k, READ_TIMEOUT_MS, err);
+		if (r < 0)
+			break;
+		EVP_DigestUpdate(rx->sha, buf, k);
+		rx->sum.bytes += (long long)k;
+		n -= (long long)k;
+		size_t off = 0;
+		while (fd >= 0 && off < k) {
+			ssize_t w = write(fd, buf + off, k - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				/* keep reading: the stream must stay in step */
+				mig_err_set(&rx->failed, errno, "writing %s", name);
+				fd = -1;
+				break;
+			}
+			off += (size_t)w;
+		}
+	}
+	free(buf);
+	return r;
+}
+
+static int rx_link(struct stream_rx *rx, const char *dir, const char *name, const char *target,
+		   struct mig_err **err)
+{
+	if (!valid_link(name, target))
+		return mig_err_set(err, 0, "stream: link %s -> %.40s refused", name, target);
+	char *path = mig_strdup_printf("%s/%s", dir, name);
+	if (!rx->failed && symlink(target, path) < 0)
+		mig_err_set(&rx->failed, errno, "stream: link %s", path);
+	free(path);
+	return 0;
+}
+
+int stream_rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, const char *dir,
+		   struct mig_err **err)
+{
+	const char *name = proto_get_str(msg, "name", 1, err);
+	if (!name)
+		return -1;
+	if (!stream_valid_name(name))
+		return mig_err_set(err, 0, "stream: bad file name");
+	if (rx->sum.files >= MAX_FILES)
+		return mig_err_set(err, 0, "stream: more than %d files", MAX_FILES);
+	if (!rx->sha) {
+		rx->sha = sha_new();
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			mig_err_set(&rx->failed, errno, "stream: mkdir %s", dir);
+	}
+	rx->sum.files++;
+	const char *link = proto_get_str(msg, "link", 0, NULL);
+	if (link)
+		return rx_link(rx, dir, name, link, err);
+	double size = -1, mode = 0600;
+	if (proto_get_num(msg, "size", &size, 1, err) < 0)
+		return -1;
+	proto_get_num(msg, "mode", &mode, 0, NULL);
+	if (size < 0 || size > (double)MAX_FILE_BYTES || size != (double)(long long)size)
+		return mig_err_set(err, 0, "stream: bad size for %s", name);
+	int fd = -1;
+	if (!rx->failed) {
+		char *path = mig_strdup_printf("%s/%s", dir, name);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			mig_err_set(&rx->failed, errno, "stream: create %s", path);
+		free(path);
+	}
+	int r = rx_bytes(rx, c, fd, (long long)size, name, err);
+	if (fd >= 0) {
+		/* CRIU reads its images as root: owner-only modes are enough. */
+		fchmod(fd, (mode_t)((long)mode & 0700));
+		if (close(fd) < 0 && !rx->failed)
+			mig_err_set(&rx->failed, errno, "stream: close %s", name);
+	}
+	return r;
+}
+
+int stream_rx_verify(struct stream_rx *rx, const cJSON *req, struct mig_err **err)
+{
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(req, "stream");
+	double files = -1, bytes = -1;
+	const char *sha = proto_get_str(s, "sha256", 1, err);
+	if (!sha || proto_get_num(s, "files", &files, 1, err) < 0 ||
+	    proto_get_num(s, "bytes", &bytes, 1, err) < 0)
+		return mig_err_wrap(err, "stream");
+	if (rx->failed) {
+		*err = rx->failed;
+		rx->failed = NULL;
+		return mig_err_wrap(err, "receiving the image");
+	}
+	char got[STREAM_HEX] = "";
+	if (rx->sha) {
+		sha_done(rx->sha, got);
+		EVP_MD_CTX_free(rx->sha);
+		rx->sha = NULL;
+	} else {
+		EVP_MD_CTX *empty = sha_new();
+		sha_done(empty, got);
+		EVP_MD_CTX_free(empty);
+	}
+	if ((long long)files != rx->sum.files || (long long)bytes != rx->sum.bytes ||
+	    strcmp(sha, got))
+		return mig_err_set(err, 0,
+				   "the image did not arrive intact (%lld files, %lld bytes "
+				   "received; the source sent %lld, %lld)",
+				   rx->sum.files, rx->sum.bytes, (long long)files,
+				   (long long)bytes);
+	return 0;
+}
+
+void stream_rx_free(struct stream_rx *rx)
+{
+	if (rx->sha)
+		EVP_MD_CTX_free(rx->sha);
+	rx->sha = NULL;
+	mig_err_free(&rx->failed);
+}

@@ -1,0 +1,292 @@
+/* The image stream (src/stream.c): a directory sent through a socketpair arrives whole;
+ * names, links, sizes and digests that are not right are refused; a write error on the
+ * receiving side keeps the stream in step and becomes the restore's error. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "stream.h"
+
+static char tmp[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmp, sizeof(tmp), "/tmp/test_stream.XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	const char *argv[] = {"rm", "-rf", "--one-file-system", tmp, NULL};
+	pid_t p = fork();
+	if (p == 0) {
+		execvp("rm", (char *const *)argv);
+		_exit(127);
+	}
+	waitpid(p, NULL, 0);
+	return 0;
+}
+
+static void write_file(const char *dir, const char *name, const char *data, size_t len)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Sends dir from a child process (the stream may exceed the socket buffer); returns the
+ * receiving end, and in *sum_fd a pipe the child writes its summary to when done. */
+static struct mig_conn *send_in_child(const char *dir, int *sum_fd, pid_t *pid)
+{
+	int sv[2], pp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(pipe(pp), 0);
+	*pid = fork();
+	if (*pid == 0) {
+		close(sv[0]);
+		close(pp[0]);
+		struct mig_conn *c = conn_from_fd(sv[1], "tx");
+		struct stream_tx tx = {.c = c};
+		struct stream_sum s;
+		struct mig_err *e = NULL;
+		int r = stream_send_dir(&tx, dir, &s, &e);
+		(void)!write(pp[1], &s, sizeof(s));
+		c->close(c);
+		_exit(r == 0 ? 0 : 1);
+	}
+	close(sv[1]);
+	close(pp[1]);
+	*sum_fd = pp[0];
+	return conn_from_fd(sv[0], "rx");
+}
+
+static void read_summary(int fd, struct stream_sum *sum)
+{
+	assert_int_equal(read(fd, sum, sizeof(*sum)), (ssize_t)sizeof(*sum));
+	close(fd);
+}
+
+/* Receives what the child sends: "file" messages until the connection closes. */
+static int receive_all(struct mig_conn *c, struct stream_rx *rx, const char *dir,
+		       struct mig_err **err)
+{
+	for (;;) {
+		struct mig_err *e = NULL;
+		cJSON *msg = proto_recv(c, 5000, &e);
+		if (!msg) {
+			int closed = strstr(mig_err_msg(e), "connection closed") != NULL;
+			mig_err_free(&e);
+			return closed ? 0 : -1;
+		}
+		int r = stream_rx_file(rx, c, msg, dir, err);
+		cJSON_Delete(msg);
+		if (r < 0)
+			return -1;
+	}
+}
+
+static cJSON *restore_req(const struct stream_sum *sum)
+{
+	cJSON *req = proto_msg("restore");
+	stream_sum_to_json(sum, req);
+	return req;
+}
+
+static void test_roundtrip(void **state)
+{
+	(void)state;
+	char src[128], dst[128];
+	snprintf(src, sizeof(src), "%s/src", tmp);
+	snprintf(dst, sizeof(dst), "%s/dst", tmp);
+	mkdir(src, 0700);
+	mkdir(dst, 0700);
+	char *big = malloc(1 << 20);
+	for (int i = 0; i < (1 << 20); i++)
+		big[i] = (char)(i * 7);
+	write_file(src, "pages-1.img", big, 1 << 20);
+	write_file(src, "inventory.img", "inv", 3);
+	write_file(src, "empty.img", "", 0);
+	char link[160];
+	snprintf(link, sizeof(link), "%s/parent", src);
+	assert_int_equal(symlink("../parent/2", link), 0);
+	struct stream_sum sum;
+	pid_t pid;
+	int sum_fd;
+	struct mig_conn *c = send_in_child(src, &sum_fd, &pid);
+	struct stream_rx rx = {0};
+	struct mig_err *e = NULL;
+	char image[160];
+	snprintf(image, sizeof(image), "%s/image", dst);
+	assert_int_equal(receive_all(c, &rx, image, &e), 0);
+	int st;
+	waitpid(pid, &st, 0);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	read_summary(sum_fd, &sum);
+	assert_int_equal(sum.files, 4);
+	assert_int_equal(sum.bytes, (1 << 20) + 3);
+	cJSON *req = restore_req(&sum);
+	assert_int_equal(stream_rx_verify(&rx, req, &e), 0);
+	cJSON_Delete(req);
+	char path[200], target[64] = "";
+	snprintf(path, sizeof(path), "%s/parent", image);
+	assert_int_equal(readlink(path, target, sizeof(target) - 1), 11);
+	assert_string_equal(target, "../parent/2");
+	snprintf(path, sizeof(path), "%s/pages-1.img", image);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 1 << 20);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	stream_rx_free(&rx);
+	c->close(c);
+	free(big);
+}
+
+/* A frame of a hand-made "file" message, then its bytes, into a socketpair. */
+static struct mig_conn *feed(const char *json, const char *bytes, size_t n)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct mig_conn *tx = conn_from_fd(sv[1], "tx");
+	cJSON *msg = cJSON_Parse(json);
+	struct mig_err *e = NULL;
+	assert_int_equal(proto_send(tx, msg, &e), 0);
+	cJSON_Delete(msg);
+	if (n)
+		assert_int_equal(tx->write_full(tx, bytes, n, &e), 0);
+	tx->close(tx);
+	return conn_from_fd(sv[0], "rx");
+}
+
+static int rx_one(const char *json, const char *bytes, size_t n, struct stream_rx *rx,
+		  const char *dir, struct mig_err **e)
+{
+	struct mig_conn *c = feed(json, bytes, n);
+	struct mig_err *e2 = NULL;
+	cJSON *msg = proto_recv(c, 1000, &e2);
+	assert_non_null(msg);
+	int r = stream_rx_file(rx, c, msg, dir, e);
+	cJSON_Delete(msg);
+	c->close(c);
+	return r;
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/image", tmp);
+	const char *bad[] = {
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"../x\",\"size\":1}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"a/b\",\"size\":1}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\".hidden\",\"size\":1}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":-1}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1.5}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1e15}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\"}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"parent\",\"link\":\"/etc\"}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"parent\",\"link\":\"../parent/1/../../../x\"}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"other\",\"link\":\"../parent/1\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct stream_rx rx = {0};
+		struct mig_err *e = NULL;
+		if (rx_one(bad[i], "z", 1, &rx, dir, &e) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		mig_err_free(&e);
+		stream_rx_free(&rx);
+	}
+	struct stat sb;
+	char path[200];
+	snprintf(path, sizeof(path), "%s/x", dir);
+	assert_int_equal(stat(path, &sb), -1); /* nothing written */
+}
+
+/* Bytes that differ from what the restore request's digest says: refused. */
+static void test_tampered(void **state)
+{
+	(void)state;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/image", tmp);
+	struct stream_rx rx = {0};
+	struct mig_err *e = NULL;
+	assert_int_equal(rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3}", "abd",
+				3, &rx, dir, &e),
+			 0);
+	/* the digest of "abc" */
+	struct stream_sum sum = {.files = 1, .bytes = 3};
+	snprintf(sum.sha256, sizeof(sum.sha256), "%s",
+		 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	cJSON *req = restore_req(&sum);
+	assert_int_equal(stream_rx_verify(&rx, req, &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "did not arrive intact"));
+	mig_err_free(&e);
+	cJSON_Delete(req);
+	stream_rx_free(&rx);
+}
+
+/* The image dir cannot be written: the bytes are still read (the next message is found),
+ * and the restore gets the write error. */
+static void test_write_error_keeps_step(void **state)
+{
+	(void)state;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/no/such/dir", tmp);
+	struct stream_rx rx = {0};
+	struct mig_err *e = NULL;
+	assert_int_equal(rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3}", "abc",
+				3, &rx, dir, &e),
+			 0);
+	assert_int_equal(rx.sum.bytes, 3);
+	struct stream_sum sum = {.files = 1, .bytes = 3};
+	snprintf(sum.sha256, sizeof(sum.sha256), "%s",
+		 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	cJSON *req = restore_req(&sum);
+	assert_int_equal(stream_rx_verify(&rx, req, &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "receiving the image"));
+	assert_non_null(strstr(mig_err_msg(e), "No such file or directory"));
+	mig_err_free(&e);
+	cJSON_Delete(req);
+	stream_rx_free(&rx);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_true(stream_valid_name("pages-1.img"));
+	assert_true(stream_valid_name("tmpfs-dev-41.tar.gz.img"));
+	assert_false(stream_valid_name(""));
+	assert_false(stream_valid_name(".."));
+	assert_false(stream_valid_name("a b"));
+	assert_false(stream_valid_name("-x"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_error_keeps_step, setup, teardown),
+	    cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
