@@ -45,8 +45,8 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 endif
 CONFDIR     := /etc/migrate-dst
 
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libssh libcjson libcrypto 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libssh libcjson libcrypto 2>/dev/null)
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libssh libcjson libcrypto libzstd 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libssh libcjson libcrypto libzstd 2>/dev/null)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \

@@ -25,7 +25,9 @@
 
 struct stream_sum {
 	long long files;
-	long long bytes;
+	long long bytes; /* of the files' contents */
+	long long wire;	 /* sent for them, compressed blocks and block headers included
+			  * (source side; the messages' JSON not counted) */
 	char sha256[STREAM_HEX];
 };
 
@@ -36,7 +38,8 @@ struct stream_tx {
 	struct mig_conn *c;
 	stream_sign_fn sign;
 	void *sign_ctx;
-	int progress; /* a progress line on stderr */
+	int progress;	/* a progress line on stderr */
+	int zstd_level; /* > 0: files go as zstd blocks ("enc": "zstd") */
 };
 
 /* Sends every entry of dir (sorted by name) and fills sum. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <zstd.h>
 
 #include "proc.h"
 #include "proto.h"
@@ -19,6 +20,11 @@
 #define MAX_FILES	  100000
 #define READ_TIMEOUT_MS	  60000 /* a stall inside one file's bytes */
 #define PROGRESS_EVERY_MS 250
+/* Compressed files go as blocks of at most BLOCK raw bytes, each [raw_len][comp_len] (u32,
+ * big-endian) and comp_len bytes of one zstd frame; a block with raw_len 0 ends the file.
+ * Independent blocks keep both sides' memory bounded and the stream in step after a bad
+ * block. */
+#define BLOCK (1024 * 1024)
 
 int stream_valid_name(const char *name)
 {
@@ -122,10 +128,70 @@ static int send_header(const struct stream_tx *tx, cJSON *msg, struct mig_err **
 	return r;
 }
 
-static int send_file(const struct stream_tx *tx, int dfd, const char *name, const struct stat *st,
-		     EVP_MD_CTX *sha, char *buf, long long *sent, long long total, long long t0,
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* What one stream_send_dir() carries from file to file. */
+struct tx_state {
+	const struct stream_tx *tx;
+	EVP_MD_CTX *sha;
+	struct stream_sum *sum;
+	unsigned char *raw, *out;  /* BLOCK bytes read; a compressed block with its header */
+	size_t bound;		   /* ZSTD_compressBound(BLOCK) */
+	long long total, t0, last; /* for the progress line */
+};
+
+/* Reads up to want bytes of the file (all of them unless it shrank: an error). */
+static int read_piece(int fd, unsigned char *buf, size_t want, const char *name,
+		      struct mig_err **err)
+{
+	size_t got = 0;
+	while (got < want) {
+		ssize_t n = read(fd, buf + got, want - got);
+		if (n <= 0)
+			return mig_err_set(err, n < 0 ? errno : 0, "stream: read %s%s", name,
+					   n == 0 ? ": shorter than it was" : "");
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* One piece of a file: as it is, or as a zstd block (see BLOCK); len 0 ends a compressed
+ * file. */
+static int send_piece(struct tx_state *ts, size_t len, struct mig_err **err)
+{
+	const struct stream_tx *tx = ts->tx;
+	if (len)
+		EVP_DigestUpdate(ts->sha, ts->raw, len);
+	ts->sum->bytes += (long long)len;
+	if (tx->zstd_level <= 0) {
+		ts->sum->wire += (long long)len;
+		return tx->c->write_full(tx->c, ts->raw, len, err);
+	}
+	size_t comp = 0;
+	if (len) {
+		comp = ZSTD_compress(ts->out + 8, ts->bound, ts->raw, len, tx->zstd_level);
+		if (ZSTD_isError(comp))
+			return mig_err_set(err, 0, "stream: zstd: %s", ZSTD_getErrorName(comp));
+	}
+	put_u32(ts->out, (uint32_t)len);
+	put_u32(ts->out + 4, (uint32_t)comp);
+	ts->sum->wire += (long long)(8 + comp);
+	return tx->c->write_full(tx->c, ts->out, 8 + comp, err);
+}
+
+static int send_file(struct tx_state *ts, int dfd, const char *name, const struct stat *st,
 		     struct mig_err **err)
 {
+	const struct stream_tx *tx = ts->tx;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return mig_err_set(err, errno, "stream: open %s", name);
@@ -133,31 +199,28 @@ static int send_file(const struct stream_tx *tx, int dfd, const char *name, cons
 	cJSON_AddStringToObject(msg, "name", name);
 	cJSON_AddNumberToObject(msg, "size", (double)st->st_size);
 	cJSON_AddNumberToObject(msg, "mode", st->st_mode & 0777);
+	if (tx->zstd_level > 0)
+		cJSON_AddStringToObject(msg, "enc", "zstd");
 	int r = send_header(tx, msg, err);
-	long long left = st->st_size, last = proc_now_ms();
+	long long left = st->st_size;
 	while (r == 0 && left > 0) {
-		ssize_t got = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
-		if (got <= 0) {
-			r = mig_err_set(err, got < 0 ? errno : 0, "stream: read %s%s", name,
-					got == 0 ? ": shorter than it was" : "");
-			break;
-		}
-		EVP_DigestUpdate(sha, buf, (size_t)got);
-		r = tx->c->write_full(tx->c, buf, (size_t)got, err);
-		left -= got;
-		*sent += got;
-		if (tx->progress && proc_now_ms() - last >= PROGRESS_EVERY_MS) {
-			show_progress(*sent, total, t0, 0);
-			last = proc_now_ms();
+		size_t len = left < BLOCK ? (size_t)left : BLOCK;
+		r = read_piece(fd, ts->raw, len, name, err);
+		if (r == 0)
+			r = send_piece(ts, len, err);
+		left -= (long long)len;
+		if (tx->progress && proc_now_ms() - ts->last >= PROGRESS_EVERY_MS) {
+			show_progress(ts->sum->bytes, ts->total, ts->t0, 0);
+			ts->last = proc_now_ms();
 		}
 	}
+	if (r == 0 && tx->zstd_level > 0)
+		r = send_piece(ts, 0, err);
 	close(fd);
 	return r;
 }
 
-static int send_entry(const struct stream_tx *tx, int dfd, const char *name, EVP_MD_CTX *sha,
-		      char *buf, long long *sent, long long total, long long t0,
-		      struct mig_err **err)
+static int send_entry(struct tx_state *ts, int dfd, const char *name, struct mig_err **err)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -165,7 +228,7 @@ static int send_entry(const struct stream_tx *tx, int dfd, const char *name, EVP
 	if (!stream_valid_name(name))
 		return mig_err_set(err, 0, "stream: image file name '%s' is not plain", name);
 	if (S_ISREG(st.st_mode))
-		return send_file(tx, dfd, name, &st, sha, buf, sent, total, t0, err);
+		return send_file(ts, dfd, name, &st, err);
 	char target[64] = "";
 	ssize_t n = S_ISLNK(st.st_mode) ? readlinkat(dfd, name, target, sizeof(target) - 1) : -1;
 	if (n > 0)
@@ -178,7 +241,7 @@ static int send_entry(const struct stream_tx *tx, int dfd, const char *name, EVP
 	cJSON *msg = proto_msg("file");
 	cJSON_AddStringToObject(msg, "name", name);
 	cJSON_AddStringToObject(msg, "link", target);
-	return send_header(tx, msg, err);
+	return send_header(ts->tx, msg, err);
 }
 
 /* Total bytes of the regular files, for the progress line. */
@@ -205,18 +268,25 @@ int stream_send_dir(const struct stream_tx *tx, const char *dir, struct stream_s
 		free_names(names, n);
 		return mig_err_set(err, errno, "stream: open %s", dir);
 	}
-	EVP_MD_CTX *sha = sha_new();
-	char *buf = mig_xmalloc(CHUNK);
-	long long t0 = proc_now_ms(), total = tx->progress ? total_bytes(dfd, names, n) : 0;
+	struct tx_state ts = {.tx = tx,
+			      .sha = sha_new(),
+			      .sum = sum,
+			      .raw = mig_xmalloc(BLOCK),
+			      .bound = ZSTD_compressBound(BLOCK),
+			      .t0 = proc_now_ms()};
+	ts.out = mig_xmalloc(8 + ts.bound);
+	ts.last = ts.t0;
+	ts.total = tx->progress ? total_bytes(dfd, names, n) : 0;
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < n; i++)
-		r = send_entry(tx, dfd, names[i], sha, buf, &sum->bytes, total, t0, err);
+		r = send_entry(&ts, dfd, names[i], err);
 	if (tx->progress)
-		show_progress(sum->bytes, total, t0, 1);
+		show_progress(sum->bytes, ts.total, ts.t0, 1);
 	sum->files = (long long)n;
-	sha_done(sha, sum->sha256);
-	EVP_MD_CTX_free(sha);
-	free(buf);
+	sha_done(ts.sha, sum->sha256);
+	EVP_MD_CTX_free(ts.sha);
+	free(ts.raw);
+	free(ts.out);
 	close(dfd);
 	free_names(names, n);
 	return r;
@@ -232,6 +302,24 @@ void stream_sum_to_json(const struct stream_sum *sum, cJSON *req)
 
 /* ---- receiving ---- */
 
+/* Writes n raw bytes to *fd (which becomes -1 after a write error, kept in rx->failed). */
+static void rx_write(struct stream_rx *rx, int *fd, const unsigned char *buf, size_t n,
+		     const char *name)
+{
+	size_t off = 0;
+	while (*fd >= 0 && off < n) {
+		ssize_t w = write(*fd, buf + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			mig_err_set(&rx->failed, errno, "writing %s", name);
+			*fd = -1;
+			return;
+		}
+		off += (size_t)w;
+	}
+}
+
 /* Reads n bytes from c into fd (or nowhere when fd < 0), hashing them. */
 static int rx_bytes(struct stream_rx *rx, struct mig_conn *c, int fd, long long n, const char *name,
 		    struct mig_err **err)
@@ -246,21 +334,52 @@ static int rx_bytes(struct stream_rx *rx, struct mig_conn *c, int fd, long long 
 		EVP_DigestUpdate(rx->sha, buf, k);
 		rx->sum.bytes += (long long)k;
 		n -= (long long)k;
-		size_t off = 0;
-		while (fd >= 0 && off < k) {
-			ssize_t w = write(fd, buf + off, k - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				/* keep reading: the stream must stay in step */
-				mig_err_set(&rx->failed, errno, "writing %s", name);
-				fd = -1;
-				break;
-			}
-			off += (size_t)w;
-		}
+		rx_write(rx, &fd, (unsigned char *)buf, k, name);
 	}
 	free(buf);
+	return r;
+}
+
+/* A compressed file's blocks; their raw lengths must add up to size.  A block that does not
+ * decompress is kept as rx->failed (the lengths keep the stream in step); lengths out of
+ * range are a violation. */
+static int rx_blocks(struct stream_rx *rx, struct mig_conn *c, int fd, long long size,
+		     const char *name, struct mig_err **err)
+{
+	size_t bound = ZSTD_compressBound(BLOCK);
+	unsigned char *comp = mig_xmalloc(bound), *raw = mig_xmalloc(BLOCK), hdr[8];
+	long long total = 0;
+	int r = 0;
+	for (;;) {
+		if ((r = c->read_full(c, hdr, 8, READ_TIMEOUT_MS, err)) < 0)
+			break;
+		uint32_t rl = get_u32(hdr), cl = get_u32(hdr + 4);
+		if (rl == 0 && cl == 0)
+			break;
+		if (rl == 0 || rl > BLOCK || cl == 0 || cl > bound || total + rl > size) {
+			r = mig_err_set(err, 0, "stream: bad block in %s", name);
+			break;
+		}
+		if ((r = c->read_full(c, comp, cl, READ_TIMEOUT_MS, err)) < 0)
+			break;
+		size_t got = ZSTD_decompress(raw, BLOCK, comp, cl);
+		if (ZSTD_isError(got) || got != rl) {
+			if (!rx->failed)
+				mig_err_set(&rx->failed, 0, "%s: a block does not decompress",
+					    name);
+			memset(raw, 0, rl);
+			fd = -1;
+		}
+		EVP_DigestUpdate(rx->sha, raw, rl);
+		rx->sum.bytes += rl;
+		total += rl;
+		rx_write(rx, &fd, raw, rl, name);
+	}
+	if (r == 0 && total != size)
+		r = mig_err_set(err, 0, "stream: %s ended after %lld of %lld bytes", name, total,
+				size);
+	free(comp);
+	free(raw);
 	return r;
 }
 
@@ -309,7 +428,14 @@ int stream_rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, c
 			mig_err_set(&rx->failed, errno, "stream: create %s", path);
 		free(path);
 	}
-	int r = rx_bytes(rx, c, fd, (long long)size, name, err);
+	const char *enc = proto_get_str(msg, "enc", 0, NULL);
+	if (enc && strcmp(enc, "zstd")) {
+		if (fd >= 0)
+			close(fd);
+		return mig_err_set(err, 0, "stream: unknown encoding '%.20s'", enc);
+	}
+	int r = enc ? rx_blocks(rx, c, fd, (long long)size, name, err)
+		    : rx_bytes(rx, c, fd, (long long)size, name, err);
 	if (fd >= 0) {
 		/* CRIU reads its images as root: owner-only modes are enough. */
 		fchmod(fd, (mode_t)((long)mode & 0700));

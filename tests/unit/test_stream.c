@@ -55,7 +55,7 @@ static void write_file(const char *dir, const char *name, const char *data, size
 
 /* Sends dir from a child process (the stream may exceed the socket buffer); returns the
  * receiving end, and in *sum_fd a pipe the child writes its summary to when done. */
-static struct mig_conn *send_in_child(const char *dir, int *sum_fd, pid_t *pid)
+static struct mig_conn *send_in_child(const char *dir, int level, int *sum_fd, pid_t *pid)
 {
 	int sv[2], pp[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -65,7 +65,7 @@ static struct mig_conn *send_in_child(const char *dir, int *sum_fd, pid_t *pid)
 		close(sv[0]);
 		close(pp[0]);
 		struct mig_conn *c = conn_from_fd(sv[1], "tx");
-		struct stream_tx tx = {.c = c};
+		struct stream_tx tx = {.c = c, .zstd_level = level};
 		struct stream_sum s;
 		struct mig_err *e = NULL;
 		int r = stream_send_dir(&tx, dir, &s, &e);
@@ -111,18 +111,19 @@ static cJSON *restore_req(const struct stream_sum *sum)
 	return req;
 }
 
-static void test_roundtrip(void **state)
+static void roundtrip(int level)
 {
-	(void)state;
 	char src[128], dst[128];
 	snprintf(src, sizeof(src), "%s/src", tmp);
 	snprintf(dst, sizeof(dst), "%s/dst", tmp);
 	mkdir(src, 0700);
 	mkdir(dst, 0700);
-	char *big = malloc(1 << 20);
-	for (int i = 0; i < (1 << 20); i++)
-		big[i] = (char)(i * 7);
-	write_file(src, "pages-1.img", big, 1 << 20);
+	/* 2.5 MiB: several compressed blocks, the last one short */
+	size_t bigsz = (5u << 20) / 2;
+	char *big = malloc(bigsz);
+	for (size_t i = 0; i < bigsz; i++)
+		big[i] = (char)(i % 4096 < 2048 ? 0 : (i * 7) ^ (i >> 9));
+	write_file(src, "pages-1.img", big, bigsz);
 	write_file(src, "inventory.img", "inv", 3);
 	write_file(src, "empty.img", "", 0);
 	char link[160];
@@ -131,7 +132,7 @@ static void test_roundtrip(void **state)
 	struct stream_sum sum;
 	pid_t pid;
 	int sum_fd;
-	struct mig_conn *c = send_in_child(src, &sum_fd, &pid);
+	struct mig_conn *c = send_in_child(src, level, &sum_fd, &pid);
 	struct stream_rx rx = {0};
 	struct mig_err *e = NULL;
 	char image[160];
@@ -142,7 +143,7 @@ static void test_roundtrip(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 	read_summary(sum_fd, &sum);
 	assert_int_equal(sum.files, 4);
-	assert_int_equal(sum.bytes, (1 << 20) + 3);
+	assert_int_equal(sum.bytes, (long long)bigsz + 3);
 	cJSON *req = restore_req(&sum);
 	assert_int_equal(stream_rx_verify(&rx, req, &e), 0);
 	cJSON_Delete(req);
@@ -153,11 +154,30 @@ static void test_roundtrip(void **state)
 	snprintf(path, sizeof(path), "%s/pages-1.img", image);
 	struct stat sb;
 	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, 1 << 20);
+	assert_int_equal(sb.st_size, (off_t)bigsz);
+	/* the same bytes */
+	FILE *f = fopen(path, "rb");
+	char *back = malloc(bigsz);
+	assert_int_equal(fread(back, 1, bigsz, f), bigsz);
+	fclose(f);
+	assert_memory_equal(back, big, bigsz);
+	free(back);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	stream_rx_free(&rx);
 	c->close(c);
 	free(big);
+}
+
+static void test_roundtrip(void **state)
+{
+	(void)state;
+	roundtrip(0);
+}
+
+static void test_roundtrip_zstd(void **state)
+{
+	(void)state;
+	roundtrip(1);
 }
 
 /* A frame of a hand-made "file" message, then its bytes, into a socketpair. */
@@ -268,6 +288,44 @@ static void test_write_error_keeps_step(void **state)
 	stream_rx_free(&rx);
 }
 
+/* Compressed blocks: lengths out of range end the stream; a block that does not
+ * decompress is kept as the restore's error while the stream stays in step. */
+static void test_bad_blocks(void **state)
+{
+	(void)state;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/image", tmp);
+	const char *hdr =
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3,\"enc\":\"zstd\"}";
+	struct stream_rx rx = {0};
+	struct mig_err *e = NULL;
+	/* raw_len 2 MiB: over the block size */
+	assert_int_equal(rx_one(hdr, "\x00\x20\x00\x00\x00\x00\x00\x05xxxxx", 13, &rx, dir, &e),
+			 -1);
+	assert_non_null(strstr(mig_err_msg(e), "bad block"));
+	mig_err_free(&e);
+	stream_rx_free(&rx);
+	/* a 3-byte block of garbage, then the end: read through, remembered */
+	struct stream_rx rx2 = {0};
+	hdr = "{\"v\":1,\"type\":\"file\",\"name\":\"c.img\",\"size\":3,\"enc\":\"zstd\"}";
+	assert_int_equal(
+	    rx_one(hdr, "\x00\x00\x00\x03\x00\x00\x00\x04junk\x00\x00\x00\x00\x00\x00\x00\x00", 20,
+		   &rx2, dir, &e),
+	    0);
+	assert_non_null(rx2.failed);
+	assert_non_null(strstr(mig_err_msg(rx2.failed), "does not decompress"));
+	stream_rx_free(&rx2);
+	/* an unknown encoding */
+	struct stream_rx rx3 = {0};
+	assert_int_equal(
+	    rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"b.img\",\"size\":1,\"enc\":\"rot13\"}",
+		   "x", 1, &rx3, dir, &e),
+	    -1);
+	assert_non_null(strstr(mig_err_msg(e), "unknown encoding"));
+	mig_err_free(&e);
+	stream_rx_free(&rx3);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -283,6 +341,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_zstd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_blocks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_error_keeps_step, setup, teardown),
