@@ -35,9 +35,10 @@ char *bundle_path(const struct bundle_info *b, const char *sub);
 long long fs_tree_size(const char *dir);
 
 /* A digest of the tree at dir (names, types, modes, owners, sizes, times, inodes, link
- * targets; not contents: a content change moves mtime/ctime), not crossing into other
- * filesystems.  Two equal digests mean nothing changed in between, so a final rsync of a
- * rootfs can be skipped.  Order-independent (directory order may differ between walks). */
+ * targets; not contents: a content change moves mtime/ctime; not directories' times or
+ * sizes, which move with their entries), not crossing into other filesystems.  Two equal digests
+ * mean nothing changed in between, so a final rsync of a rootfs can be skipped.  Order-independent
+ * (directory order may differ between walks). */
 int fs_tree_digest(const char *dir, unsigned char out[32], struct mig_err **err);
 
 /* Removes dir and everything below it, refusing to cross into another filesystem or into a

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +101,9 @@ static void fd_close(struct mig_conn *c)
 
 struct mig_conn *conn_from_fd(int fd, const char *peer)
 {
+	/* Small request/reply messages: no Nagle (fails harmlessly on non-TCP sockets). */
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct fd_conn *fc = mig_xcalloc(1, sizeof(*fc));
 	fc->fd = fd;
 	snprintf(fc->peer, sizeof(fc->peer), "%s", peer ? peer : "peer");

@@ -89,7 +89,11 @@ struct mig_ssh *mig_ssh_connect(const struct ssh_opts *o, struct mig_err **err)
 	}
 	long timeout = o->timeout_s > 0 ? o->timeout_s : 30;
 	unsigned port = (unsigned)o->port;
-	int ok = ssh_options_set(s->session, SSH_OPTIONS_HOST, o->host) == 0 &&
+	/* No Nagle: the control channel and the streamed image are many small writes, each of
+	 * which would otherwise wait for the peer's (delayed) ACK of the one before. */
+	int nodelay = 1;
+	int ok = ssh_options_set(s->session, SSH_OPTIONS_NODELAY, &nodelay) == 0 &&
+		 ssh_options_set(s->session, SSH_OPTIONS_HOST, o->host) == 0 &&
 		 ssh_options_set(s->session, SSH_OPTIONS_PORT, &port) == 0 &&
 		 ssh_options_set(s->session, SSH_OPTIONS_USER, o->user) == 0 &&
 		 ssh_options_set(s->session, SSH_OPTIONS_TIMEOUT, &timeout) == 0 &&

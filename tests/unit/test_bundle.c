@@ -125,6 +125,58 @@ static void test_remove_refuses_mount_point(void **state)
 	assert_true(fs_exists(data));
 }
 
+static void digest_of(const char *dir, unsigned char out[32])
+{
+	struct mig_err *e = NULL;
+	assert_int_equal(fs_tree_digest(dir, out, &e), 0);
+}
+
+/* The digest that lets the final rootfs pass be skipped: equal when nothing changed (or
+ * only a directory's times, as runc's checkpoint does to /tmp), different for any change to
+ * an entry. */
+static void test_tree_digest(void **state)
+{
+	(void)state;
+	char root[128], sub[160], path[200];
+	snprintf(root, sizeof(root), "%s/rootfs", tmp);
+	snprintf(sub, sizeof(sub), "%s/tmp", root);
+	mkdir(root, 0755);
+	mkdir(sub, 01777);
+	write_file(root, "a", "one");
+	unsigned char d0[32], d1[32];
+	digest_of(root, d0);
+	digest_of(root, d1);
+	assert_memory_equal(d0, d1, 32);
+	/* a directory made and removed again in tmp: same */
+	snprintf(path, sizeof(path), "%s/x", sub);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(rmdir(path), 0);
+	digest_of(root, d1);
+	assert_memory_equal(d0, d1, 32);
+	/* a new file */
+	write_file(sub, "new", "");
+	digest_of(root, d1);
+	assert_memory_not_equal(d0, d1, 32);
+	snprintf(path, sizeof(path), "%s/new", sub);
+	unlink(path);
+	digest_of(root, d1);
+	assert_memory_equal(d0, d1, 32);
+	/* a content change (same size) */
+	usleep(10000);
+	write_file(root, "a", "two");
+	digest_of(root, d1);
+	assert_memory_not_equal(d0, d1, 32);
+	digest_of(root, d0);
+	/* a mode change */
+	snprintf(path, sizeof(path), "%s/a", root);
+	assert_int_equal(chmod(path, 0600), 0);
+	digest_of(root, d1);
+	assert_memory_not_equal(d0, d1, 32);
+	struct mig_err *e = NULL;
+	assert_int_equal(fs_tree_digest("/nonexistent/x", d1, &e), -1);
+	mig_err_free(&e);
+}
+
 static void test_tail(void **state)
 {
 	(void)state;
@@ -147,6 +199,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tree_size_and_remove, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_refuses_mount_point, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tree_digest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
