@@ -351,3 +351,15 @@ src() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"bad --transfer 'carrier-pigeon' (stream or rsync)"* ]]
 }
+
+@test "the ssh master connection cannot start: refused before the container is touched, ssh's words quoted" {
+	mkdir -p "$TEST_TMP/bin"
+	printf '#!/bin/sh\necho "ssh: connect to host 127.0.0.1: Connection refused (test stand-in)" >&2\nexit 255\n' >"$TEST_TMP/bin/ssh"
+	chmod +x "$TEST_TMP/bin/ssh"
+	PATH="$TEST_TMP/bin:$PATH" src c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"ssh master connection exited with code 255"*"Connection refused (test stand-in)"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	refute_grep ' checkpoint ' "$SRC_ROOT/argv.log"
+}
