@@ -326,47 +326,48 @@ static int src_dest(struct src_opts *o, const char *dest, int have_user, struct 
 	return 0;
 }
 
-int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct mig_err **err)
+static const struct option src_lopts[] = {
+    {"technique", required_argument, NULL, 't'},
+    {"base-dir", required_argument, NULL, 'b'},
+    {"port", required_argument, NULL, 'p'},
+    {"identity", required_argument, NULL, 'i'},
+    {"ssh-port", required_argument, NULL, OPT_SSH_PORT},
+    {"ssh-user", required_argument, NULL, OPT_SSH_USER},
+    {"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
+    {"runc", required_argument, NULL, OPT_RUNC},
+    {"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"direct", no_argument, NULL, OPT_DIRECT},
+    {"no-rootfs-sync", no_argument, NULL, OPT_NO_ROOTFS_SYNC},
+    {"pre-dumps", required_argument, NULL, OPT_PRE_DUMPS},
+    {"converge", required_argument, NULL, OPT_CONVERGE},
+    {"page-server-addr", required_argument, NULL, OPT_PS_ADDR},
+    {"page-server-port", required_argument, NULL, OPT_PS_PORT},
+    {"no-sysctl", no_argument, NULL, OPT_NO_SYSCTL},
+    {"criu", required_argument, NULL, OPT_CRIU},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"no-hang-test", no_argument, NULL, OPT_NO_HANG_TEST},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
+    {"back-host", required_argument, NULL, OPT_BACK_HOST},
+    {"back-opt", required_argument, NULL, OPT_BACK_OPT},
+    {"back-cmd", required_argument, NULL, OPT_BACK_CMD},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
+    {"sync-bundle", no_argument, NULL, OPT_SYNC_BUNDLE},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"transfer", required_argument, NULL, OPT_TRANSFER},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static void src_defaults(struct src_opts *o)
 {
-	static const struct option lopts[] = {
-	    {"technique", required_argument, NULL, 't'},
-	    {"base-dir", required_argument, NULL, 'b'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"identity", required_argument, NULL, 'i'},
-	    {"ssh-port", required_argument, NULL, OPT_SSH_PORT},
-	    {"ssh-user", required_argument, NULL, OPT_SSH_USER},
-	    {"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
-	    {"runc", required_argument, NULL, OPT_RUNC},
-	    {"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"direct", no_argument, NULL, OPT_DIRECT},
-	    {"no-rootfs-sync", no_argument, NULL, OPT_NO_ROOTFS_SYNC},
-	    {"pre-dumps", required_argument, NULL, OPT_PRE_DUMPS},
-	    {"converge", required_argument, NULL, OPT_CONVERGE},
-	    {"page-server-addr", required_argument, NULL, OPT_PS_ADDR},
-	    {"page-server-port", required_argument, NULL, OPT_PS_PORT},
-	    {"no-sysctl", no_argument, NULL, OPT_NO_SYSCTL},
-	    {"criu", required_argument, NULL, OPT_CRIU},
-	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"check", no_argument, NULL, OPT_CHECK},
-	    {"no-hang-test", no_argument, NULL, OPT_NO_HANG_TEST},
-	    {"replace", no_argument, NULL, OPT_REPLACE},
-	    {"csv", required_argument, NULL, OPT_CSV},
-	    {"repeat", required_argument, NULL, OPT_REPEAT},
-	    {"back-host", required_argument, NULL, OPT_BACK_HOST},
-	    {"back-opt", required_argument, NULL, OPT_BACK_OPT},
-	    {"back-cmd", required_argument, NULL, OPT_BACK_CMD},
-	    {"compress", required_argument, NULL, OPT_COMPRESS},
-	    {"sync-bundle", no_argument, NULL, OPT_SYNC_BUNDLE},
-	    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-	    {"transfer", required_argument, NULL, OPT_TRANSFER},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
-	};
 	memset(o, 0, sizeof(*o));
 	o->repeat = 1;
 	o->back_cmd = "migrate-src";
@@ -382,104 +383,118 @@ int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct m
 	o->pre_dumps = 1;
 	o->page_server_port = DEFAULT_PAGE_SERVER_PORT;
 	o->criu = "criu";
+}
+
+/* The core options; 0 when c was one of them, 1 when not, -1 on a bad value. */
+static int parse_src_core(int c, const char *arg, struct src_opts *o, int *have_t, int *have_user,
+			  struct mig_err **err)
+{
+	switch (c) {
+	case 't':
+		if (technique_parse(arg, &o->technique) < 0)
+			return mig_err_set(err, 0,
+					   "unknown technique '%s' (cold, pre-copy, "
+					   "post-copy or hybrid)",
+					   arg);
+		*have_t = 1;
+		return 0;
+	case 'b':
+		o->base_dir = arg;
+		return 0;
+	case 'p':
+		if (parse_int(arg, 1, 65535, &o->port) < 0)
+			return mig_err_set(err, 0, "bad port '%s'", arg);
+		return 0;
+	case 'i':
+		o->identity = arg;
+		return 0;
+	case OPT_SSH_PORT:
+		if (parse_int(arg, 1, 65535, &o->ssh_port) < 0)
+			return mig_err_set(err, 0, "bad SSH port '%s'", arg);
+		return 0;
+	case OPT_SSH_USER:
+		o->ssh_user = arg;
+		*have_user = 1;
+		return 0;
+	case OPT_KNOWN_HOSTS:
+		o->known_hosts = arg;
+		return 0;
+	case OPT_RUNC:
+		o->runc = arg;
+		return 0;
+	case OPT_RUNC_ROOT:
+		o->runc_root = arg;
+		return 0;
+	case OPT_JSON:
+		o->json = 1;
+		return 0;
+	case OPT_DIRECT:
+		o->direct = 1;
+		return 0;
+	case OPT_NO_ROOTFS_SYNC:
+		o->no_rootfs_sync = 1;
+		return 0;
+	case OPT_PRE_DUMPS:
+		if (parse_int(arg, 1, MAX_PRE_DUMPS, &o->pre_dumps) < 0)
+			return mig_err_set(err, 0, "bad --pre-dumps '%s' (1-%d)", arg,
+					   MAX_PRE_DUMPS);
+		return 0;
+	case OPT_CONVERGE:
+		if (parse_size(arg, &o->converge_bytes) < 0)
+			return mig_err_set(err, 0, "bad --converge '%s' (bytes, or with K, M, G)",
+					   arg);
+		return 0;
+	case OPT_PS_ADDR:
+		o->page_server_addr = arg;
+		return 0;
+	case OPT_PS_PORT:
+		if (parse_int(arg, 1, 65535, &o->page_server_port) < 0)
+			return mig_err_set(err, 0, "bad page server port '%s'", arg);
+		return 0;
+	case OPT_NO_SYSCTL:
+		o->no_sysctl = 1;
+		return 0;
+	case OPT_CRIU:
+		o->criu = arg;
+		return 0;
+	case OPT_TOKEN_FILE:
+		o->token_file = arg;
+		return 0;
+	case OPT_TIMEOUT:
+		if (parse_int(arg, 1, 86400, &o->timeout_s) < 0)
+			return mig_err_set(err, 0, "bad timeout '%s' (seconds, 1-86400)", arg);
+		return 0;
+	case OPT_CHECK:
+		o->check = 1;
+		return 0;
+	case OPT_NO_HANG_TEST:
+		o->no_hang_test = 1;
+		return 0;
+	case 'v':
+		o->verbose = 1;
+		return 0;
+	case 'q':
+		o->verbose = -1;
+		return 0;
+	}
+	return 1;
+}
+
+int cli_parse_src(int argc, char **argv, struct src_opts *o, FILE *out, struct mig_err **err)
+{
+	src_defaults(o);
 	int have_t = 0, have_user = 0, c;
 	optind = 0; /* GNU: re-initialise, so tests can parse several command lines */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:t:b:p:i:vqhV", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:t:b:p:i:vqhV", src_lopts, NULL)) != -1) {
 		int x = parse_src_extra(c, optarg, o, err);
-		if (x <= 0) {
-			if (x < 0)
-				return -1;
+		if (x == 1)
+			x = parse_src_core(c, optarg, o, &have_t, &have_user, err);
+		if (x < 0)
+			return -1;
+		if (x == 0)
 			continue;
-		}
 		switch (c) {
-		case 't':
-			if (technique_parse(optarg, &o->technique) < 0)
-				return mig_err_set(err, 0,
-						   "unknown technique '%s' (cold, pre-copy, "
-						   "post-copy or hybrid)",
-						   optarg);
-			have_t = 1;
-			break;
-		case 'b':
-			o->base_dir = optarg;
-			break;
-		case 'p':
-			if (parse_int(optarg, 1, 65535, &o->port) < 0)
-				return mig_err_set(err, 0, "bad port '%s'", optarg);
-			break;
-		case 'i':
-			o->identity = optarg;
-			break;
-		case OPT_SSH_PORT:
-			if (parse_int(optarg, 1, 65535, &o->ssh_port) < 0)
-				return mig_err_set(err, 0, "bad SSH port '%s'", optarg);
-			break;
-		case OPT_SSH_USER:
-			o->ssh_user = optarg;
-			have_user = 1;
-			break;
-		case OPT_KNOWN_HOSTS:
-			o->known_hosts = optarg;
-			break;
-		case OPT_RUNC:
-			o->runc = optarg;
-			break;
-		case OPT_RUNC_ROOT:
-			o->runc_root = optarg;
-			break;
-		case OPT_JSON:
-			o->json = 1;
-			break;
-		case OPT_DIRECT:
-			o->direct = 1;
-			break;
-		case OPT_NO_ROOTFS_SYNC:
-			o->no_rootfs_sync = 1;
-			break;
-		case OPT_PRE_DUMPS:
-			if (parse_int(optarg, 1, MAX_PRE_DUMPS, &o->pre_dumps) < 0)
-				return mig_err_set(err, 0, "bad --pre-dumps '%s' (1-%d)", optarg,
-						   MAX_PRE_DUMPS);
-			break;
-		case OPT_CONVERGE:
-			if (parse_size(optarg, &o->converge_bytes) < 0)
-				return mig_err_set(
-				    err, 0, "bad --converge '%s' (bytes, or with K, M, G)", optarg);
-			break;
-		case OPT_PS_ADDR:
-			o->page_server_addr = optarg;
-			break;
-		case OPT_PS_PORT:
-			if (parse_int(optarg, 1, 65535, &o->page_server_port) < 0)
-				return mig_err_set(err, 0, "bad page server port '%s'", optarg);
-			break;
-		case OPT_NO_SYSCTL:
-			o->no_sysctl = 1;
-			break;
-		case OPT_CRIU:
-			o->criu = optarg;
-			break;
-		case OPT_TOKEN_FILE:
-			o->token_file = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_int(optarg, 1, 86400, &o->timeout_s) < 0)
-				return mig_err_set(err, 0, "bad timeout '%s' (seconds, 1-86400)",
-						   optarg);
-			break;
-		case OPT_CHECK:
-			o->check = 1;
-			break;
-		case OPT_NO_HANG_TEST:
-			o->no_hang_test = 1;
-			break;
-		case 'v':
-			o->verbose = 1;
-			break;
-		case 'q':
-			o->verbose = -1;
-			break;
 		case 'h':
 			cli_src_usage(out);
 			return CLI_EXIT;
