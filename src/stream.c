@@ -25,6 +25,7 @@
  * Independent blocks keep both sides' memory bounded and the stream in step after a bad
  * block. */
 #define BLOCK (1024 * 1024)
+#define WBUF  (64 * 1024)
 
 int stream_valid_name(const char *name)
 {
@@ -119,15 +120,6 @@ static void show_progress(long long sent, long long total, long long t0, int don
 		fputs("\r\033[K", stderr);
 }
 
-static int send_header(const struct stream_tx *tx, cJSON *msg, struct mig_err **err)
-{
-	if (tx->sign)
-		tx->sign(tx->sign_ctx, msg);
-	int r = proto_send(tx->c, msg, err);
-	cJSON_Delete(msg);
-	return r;
-}
-
 static void put_u32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
@@ -147,7 +139,41 @@ struct tx_state {
 	unsigned char *raw, *out;  /* BLOCK bytes read; a compressed block with its header */
 	size_t bound;		   /* ZSTD_compressBound(BLOCK) */
 	long long total, t0, last; /* for the progress line */
+	unsigned char *wbuf;	   /* small writes gathered: fewer packets on a slow link */
+	size_t wlen;
 };
+
+static int tx_flush(struct tx_state *ts, struct mig_err **err)
+{
+	int r = ts->wlen ? ts->tx->c->write_full(ts->tx->c, ts->wbuf, ts->wlen, err) : 0;
+	ts->wlen = 0;
+	return r;
+}
+
+static int tx_put(struct tx_state *ts, const void *data, size_t n, struct mig_err **err)
+{
+	if (ts->wlen + n > WBUF && tx_flush(ts, err) < 0)
+		return -1;
+	if (n >= WBUF)
+		return ts->tx->c->write_full(ts->tx->c, data, n, err);
+	memcpy(ts->wbuf + ts->wlen, data, n);
+	ts->wlen += n;
+	return 0;
+}
+
+static int send_header(struct tx_state *ts, cJSON *msg, struct mig_err **err)
+{
+	if (ts->tx->sign)
+		ts->tx->sign(ts->tx->sign_ctx, msg);
+	size_t len = 0;
+	uint8_t *frame = proto_encode(msg, &len, err);
+	cJSON_Delete(msg);
+	if (!frame)
+		return -1;
+	int r = tx_put(ts, frame, len, err);
+	free(frame);
+	return r;
+}
 
 /* Reads up to want bytes of the file (all of them unless it shrank: an error). */
 static int read_piece(int fd, unsigned char *buf, size_t want, const char *name,
@@ -174,7 +200,7 @@ static int send_piece(struct tx_state *ts, size_t len, struct mig_err **err)
 	ts->sum->bytes += (long long)len;
 	if (tx->zstd_level <= 0) {
 		ts->sum->wire += (long long)len;
-		return tx->c->write_full(tx->c, ts->raw, len, err);
+		return tx_put(ts, ts->raw, len, err);
 	}
 	size_t comp = 0;
 	if (len) {
@@ -185,7 +211,7 @@ static int send_piece(struct tx_state *ts, size_t len, struct mig_err **err)
 	put_u32(ts->out, (uint32_t)len);
 	put_u32(ts->out + 4, (uint32_t)comp);
 	ts->sum->wire += (long long)(8 + comp);
-	return tx->c->write_full(tx->c, ts->out, 8 + comp, err);
+	return tx_put(ts, ts->out, 8 + comp, err);
 }
 
 static int send_file(struct tx_state *ts, int dfd, const char *name, const struct stat *st,
@@ -201,7 +227,7 @@ static int send_file(struct tx_state *ts, int dfd, const char *name, const struc
 	cJSON_AddNumberToObject(msg, "mode", st->st_mode & 0777);
 	if (tx->zstd_level > 0)
 		cJSON_AddStringToObject(msg, "enc", "zstd");
-	int r = send_header(tx, msg, err);
+	int r = send_header(ts, msg, err);
 	long long left = st->st_size;
 	while (r == 0 && left > 0) {
 		size_t len = left < BLOCK ? (size_t)left : BLOCK;
@@ -241,7 +267,7 @@ static int send_entry(struct tx_state *ts, int dfd, const char *name, struct mig
 	cJSON *msg = proto_msg("file");
 	cJSON_AddStringToObject(msg, "name", name);
 	cJSON_AddStringToObject(msg, "link", target);
-	return send_header(ts->tx, msg, err);
+	return send_header(ts, msg, err);
 }
 
 /* Total bytes of the regular files, for the progress line. */
@@ -278,8 +304,12 @@ int stream_send_dir(const struct stream_tx *tx, const char *dir, struct stream_s
 	ts.last = ts.t0;
 	ts.total = tx->progress ? total_bytes(dfd, names, n) : 0;
 	int r = 0;
+	ts.wbuf = mig_xmalloc(WBUF);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = send_entry(&ts, dfd, names[i], err);
+	if (r == 0)
+		r = tx_flush(&ts, err);
+	free(ts.wbuf);
 	if (tx->progress)
 		show_progress(sum->bytes, ts.total, ts.t0, 1);
 	sum->files = (long long)n;
