@@ -3,6 +3,8 @@
 #   make            build both tools
 #   make test       install what is missing (scripts/install-deps), build, run every test
 #   make demo       migrate a live container between two simulated hosts on this machine
+#   make bench      downtime benchmark against the seed's way (as root; BENCH_ARGS=... for
+#                   bench/run's options; see docs/performance.md)
 #   make install    PREFIX=/usr/local DESTDIR=   (and make uninstall, with the same variables)
 #   make fuzz       libFuzzer on the control-message decoder for FUZZ_SECONDS (default 60)
 #   make SANITIZE=1 BUILD=build-asan all unit-bins
@@ -74,7 +76,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
-.PHONY: all test unit unit-bins deps demo install uninstall clean format fuzz fuzz-bin FORCE
+.PHONY: all test unit unit-bins deps demo bench install uninstall clean format fuzz fuzz-bin FORCE
 
 all: $(BINS)
 
@@ -118,6 +120,10 @@ unit: unit-bins
 demo: deps
 	$(MAKE) all
 	scripts/demo
+
+bench: deps
+	$(MAKE) all
+	bench/run $(BENCH_ARGS)
 
 MAN_PAGES   := docs/migrate-src.1 docs/migrate-dst.1
 COMPLETIONS := completions/migrate-src completions/migrate-dst
