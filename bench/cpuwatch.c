@@ -2,7 +2,8 @@
  *
  *   cpuwatch [-n NETNS_PATH] [-d DSTPID] -o OUTFILE -- CMD ARGS...
  *
- * Runs CMD (migrate-src; in the network namespace NETNS_PATH with -n) and writes one line to OUTFILE:
+ * Runs CMD (migrate-src; in the network namespace NETNS_PATH with -n) and writes one line to
+ * OUTFILE:
  *
  *   src_cpu_ms=N dst_cpu_ms=N dst_main_cpu_ms=N dst_handler_cpu_ms=N handlers=N
  *
@@ -216,7 +217,8 @@ int main(int argc, char **argv)
 	for (;;) {
 		siginfo_t si;
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == child) {
+		if (waitid(P_PID, child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == child) {
 			src_ms = proc_cpu_ms(child); /* a zombie now: its final counters */
 			break;
 		}

@@ -1,5 +1,5 @@
-# bench/lib.bash: the two simulated hosts of the benchmark (sourced by bench/run and
-# bench/compress).
+# bench/lib.bash: the two simulated hosts of the benchmark (sourced by bench/run,
+# bench/compress and bench/xfer-overhead).
 #
 #   bench_check_deps              every command the benchmark needs, or what to install
 #   bench_build_helpers DIR       compiles cpuwatch, linkemu and the static memhog into DIR
@@ -285,6 +285,7 @@ link_apply() {
 		LINK_EMU_USED="tc netem"
 		in_src tc qdisc add dev $BENCH_VETH_SRC root netem delay "$((rtt * 500))us" rate "${rate}mbit" limit 1000
 		in_dst tc qdisc add dev $BENCH_VETH_DST root netem delay "$((rtt * 500))us" rate "${rate}mbit" limit 1000
+		_link_initcwnd $BENCH_VETH_SRC $BENCH_VETH_DST 10.213.0.0/24
 		return 0
 	fi
 	LINK_EMU_USED="bench/linkemu"
@@ -301,11 +302,20 @@ link_apply() {
 	ip -n $BENCH_NS_SRC link set $BENCH_TAP_SRC up
 	ip -n $BENCH_NS_DST link set $BENCH_TAP_DST up
 	SRC_IP=$TAP_SRC_IP DST_IP=$TAP_DST_IP LINK_DEV=$BENCH_TAP_SRC
+	_link_initcwnd $BENCH_TAP_SRC $BENCH_TAP_DST 10.214.0.0/24
 	# The first packets wait for ARP and for the devices to come up.
 	for ((i = 0; i < 50; i++)); do
 		in_src ping -q -c 1 -W 1 "$DST_IP" >/dev/null 2>&1 && return 0
 	done
 	bench_die "no ping through linkemu"
+}
+
+# _link_initcwnd SRC_DEV DST_DEV PREFIX: with INITCWND=N (an experiment: bench/run
+# --initcwnd), TCP on this link starts with N segments in flight instead of 10, both ways.
+_link_initcwnd() {
+	[ -n "${INITCWND:-}" ] || return 0
+	in_src ip route replace "$3" dev "$1" initcwnd "$INITCWND" initrwnd "$INITCWND"
+	in_dst ip route replace "$3" dev "$2" initcwnd "$INITCWND" initrwnd "$INITCWND"
 }
 
 # _link_reset: back to the plain veth pair.

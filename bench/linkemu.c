@@ -212,7 +212,8 @@ int main(int argc, char **argv)
 				dir_read(&ba);
 		}
 	}
-	fprintf(stderr, "linkemu: %s->%s %llu frames (%llu dropped), %s->%s %llu frames (%llu dropped)\n",
+	fprintf(stderr,
+		"linkemu: %s->%s %llu frames (%llu dropped), %s->%s %llu frames (%llu dropped)\n",
 		argv[2], argv[4], ab.forwarded, ab.dropped, argv[4], argv[2], ba.forwarded,
 		ba.dropped);
 	return 0;

@@ -53,8 +53,8 @@ static void fill_random(unsigned char *p, size_t len)
 /* Text that compresses like a log or a heap of small records: fixed words, varying numbers. */
 static void fill_text(unsigned char *p, size_t len, uint64_t page_no, unsigned gen)
 {
-	static const char *const words[] = {"GET", "PUT", "status=ok", "status=retry",
-					    "user",  "sensor", "temp",  "device"};
+	static const char *const words[] = {"GET",  "PUT",    "status=ok", "status=retry",
+					    "user", "sensor", "temp",	   "device"};
 	size_t off = 0;
 	while (off < len) {
 		char line[96];
@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 			usage();
 	}
 	size_t npages = (size_t)mib * (1024 * 1024 / PAGE);
-	unsigned char *mem = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *mem =
+	    mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
 		perror("memhog: mmap");
 		return 1;
