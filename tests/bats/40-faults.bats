@@ -360,7 +360,8 @@ assert_next_migration_works() {
 
 # --- 4. the destination's disk full ----------------------------------------------------------
 
-@test "destination disk full while the image streams: rolled back, exit 3, runs on the source" {
+# A destination base dir on a 2 MiB tmpfs, and an 8 MiB image to send to it.
+small_destination() {
 	dst_stop
 	MNT=$TEST_TMP/dst-small
 	mkdir -p "$MNT"
@@ -368,6 +369,10 @@ assert_next_migration_works() {
 	for c in c1 c2; do fake_bundle "$MNT" "$c"; done
 	dst_start "$TEST_TMP/dst.log" --json -b "$MNT" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT"
 	echo 8388608 >"$SRC_ROOT/image-size"
+}
+
+@test "destination disk full while the image streams: rolled back, exit 3, runs on the source" {
+	small_destination
 	src c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 3 ]
@@ -384,13 +389,7 @@ assert_next_migration_works() {
 }
 
 @test "(--transfer rsync) destination disk full during the final transfer: rolled back, exit 3, runs on the source" {
-	dst_stop
-	MNT=$TEST_TMP/dst-small
-	mkdir -p "$MNT"
-	mount -t tmpfs -o size=2m tmpfs "$MNT"
-	for c in c1 c2; do fake_bundle "$MNT" "$c"; done
-	dst_start "$TEST_TMP/dst.log" --json -b "$MNT" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT"
-	echo 8388608 >"$SRC_ROOT/image-size"
+	small_destination
 	src --transfer rsync c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 3 ]
