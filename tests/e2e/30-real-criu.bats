@@ -71,7 +71,9 @@ assert_stats_match_criu_logs() {
 	log=$img/dump.log
 	frozen_log=$(awk -F'[()]' '/freezer.state=FROZEN/ { f = $2 } /Unfreezing tasks/ { u = $2 } END { printf "%.3f", (u - f) * 1000 }' "$log")
 	echo "frozen_ms: report $(json_get "$line" frozen_ms), dump.log $frozen_log"
-	awk -v a="$(json_get "$line" frozen_ms)" -v b="$frozen_log" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d < 2) }'
+	# CRIU's timer and its log lines are taken at slightly different points (2.9 ms apart
+	# once on a loaded CI machine): the same interval within 5 ms or 5 %.
+	awk -v a="$(json_get "$line" frozen_ms)" -v b="$frozen_log" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && (d < 5 || d < 0.05 * b)) }'
 	pages_bytes=$(cat "$img"/pages-*.img | wc -c)
 	echo "pages_written: report $(json_get "$line" pages_written), pages-*.img $pages_bytes bytes"
 	[ "$(($(json_get "$line" pages_written) * 4096))" -eq "$pages_bytes" ]
