@@ -31,6 +31,10 @@ struct proc_opts {
 				     * peer hangs up, the child's group is ended as on a timeout
 				     * and res->hung_up is set (the requester is gone: finishing
 				     * the work for it would do harm) */
+	int new_session;	    /* 1: setsid() instead of setpgid(): a session of its own
+				     * (still its own group).  CRIU refuses to dump a process
+				     * whose session leader is outside its pid namespace, as
+				     * under a CI runner that was started in one. */
 };
 
 struct proc_result {

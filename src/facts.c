@@ -321,7 +321,8 @@ static enum hang_result hang_round(const struct facts_opts *o, int with_fault, c
 	snprintf(secs, sizeof(secs), "%d", o->hang_test_ms / 1000 + HANG_SLEEP_EXTRA_S);
 	const char *sleep_argv[] = {"sleep", secs, NULL};
 	struct proc_opts so = {.timeout_ms = o->hang_test_ms + HANG_SLEEP_EXTRA_S * 1000,
-			       .stdout_null = 1};
+			       .stdout_null = 1,
+			       .new_session = 1};
 	struct proc child;
 	struct mig_err *e = NULL;
 	enum hang_result r;

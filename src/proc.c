@@ -53,6 +53,7 @@ struct child_setup {
 	int err_fd;
 	int status_fd; /* write end of the CLOEXEC status pipe */
 	int max_fd;    /* for the close_range fallback */
+	int new_session;
 };
 
 long long proc_now_ms(void)
@@ -129,7 +130,8 @@ static _Noreturn void child_exec(const struct child_setup *cs)
 {
 	/* A group of its own, so that one kill(-pid) on timeout reaches everything it starts,
 	 * and so that it gets none of the terminal's signals meant for us. */
-	setpgid(0, 0);
+	if (!cs->new_session || setsid() < 0)
+		setpgid(0, 0);
 	child_reset_signals();
 	if (dup2(cs->null_fd, STDIN_FILENO) < 0 || dup2(cs->out_fd, STDOUT_FILENO) < 0 ||
 	    dup2(cs->err_fd, STDERR_FILENO) < 0)
@@ -331,6 +333,7 @@ int proc_spawn(struct proc *p, const char *const argv[], const struct proc_opts 
 	    .argv = argv,
 	    .cwd = p->opts.cwd,
 	    .keep_fds = p->opts.keep_fds,
+	    .new_session = p->opts.new_session,
 	    .null_fd = -1,
 	    .out_fd = -1,
 	    .err_fd = -1,

@@ -537,6 +537,28 @@ static void test_proc_kill(void **state)
 	proc_kill(&p, NULL); /* a second time does nothing */
 }
 
+/* By default a group of its own in our session; new_session: a session of its own too. */
+static void test_new_session(void **state)
+{
+	(void)state;
+	const char *argv[] = {"sleep", "30", NULL};
+	for (int ns = 0; ns <= 1; ns++) {
+		struct proc_opts o = {.timeout_ms = 20000, .new_session = ns};
+		struct proc p;
+		struct proc_result res;
+		struct mig_err *err = NULL;
+		assert_int_equal(proc_spawn(&p, argv, &o, &err), 0);
+		assert_int_equal(getpgid(p.pid), p.pid);
+		if (ns)
+			assert_int_equal(getsid(p.pid), p.pid);
+		else
+			assert_int_equal(getsid(p.pid), getsid(0));
+		proc_kill(&p, &res);
+		assert_int_equal(res.signaled, SIGTERM);
+		proc_result_free(&res);
+	}
+}
+
 static void test_no_fd_leak(void **state)
 {
 	(void)state;
@@ -644,6 +666,7 @@ int main(void)
 	    cmocka_unit_test(test_wait_for),
 	    cmocka_unit_test(test_wait_for_honours_timeout),
 	    cmocka_unit_test(test_proc_kill),
+	    cmocka_unit_test(test_new_session),
 	    cmocka_unit_test(test_no_fd_leak),
 	    cmocka_unit_test(test_hangup_fd_ends_child),
 	    cmocka_unit_test(test_hangup_fd_ignores_data),
