@@ -157,6 +157,15 @@ leftovers() {
 }
 
 # assert_no_leftovers [SECONDS]: none after at most SECONDS (default 3).
+# SIGKILL to migrate-dst and its connection handlers (by PID, each checked to be ours).
+kill_dst_and_handlers() {
+	local handlers h
+	handlers=$(children_of "$DST_PID")
+	[ -n "$handlers" ]
+	for h in $handlers; do [ "$(cat "/proc/$h/comm")" = migrate-dst ]; done
+	kill -KILL $handlers "$DST_PID"
+}
+
 assert_no_leftovers() {
 	local end=$((SECONDS + ${1:-3})) left
 	while :; do
@@ -288,10 +297,7 @@ assert_next_migration_works() {
 	echo 3 >"$DST_ROOT/delay-restore"
 	src_bg c1 127.0.0.1
 	wait_for_line "$DST_ROOT/argv.log" ' restore '
-	handlers=$(children_of "$DST_PID")
-	[ -n "$handlers" ]
-	for h in $handlers; do [ "$(cat "/proc/$h/comm")" = migrate-dst ]; done
-	kill -KILL $handlers "$DST_PID"
+	kill_dst_and_handlers
 	src_wait 40
 	echo "$output"
 	[ "$status" -eq 4 ]
@@ -313,10 +319,7 @@ assert_next_migration_works() {
 	src_bg --transfer rsync c1 127.0.0.1
 	for _ in $(seq 100); do [ -e "$TEST_TMP/rsync-ctl/started-2" ] && break; sleep 0.1; done
 	[ -e "$TEST_TMP/rsync-ctl/started-2" ]
-	handlers=$(children_of "$DST_PID")
-	[ -n "$handlers" ]
-	for h in $handlers; do [ "$(cat "/proc/$h/comm")" = migrate-dst ]; done
-	kill -KILL $handlers "$DST_PID"
+	kill_dst_and_handlers
 	src_wait 40
 	echo "$output"
 	[ "$status" -eq 3 ]
