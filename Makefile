@@ -51,7 +51,7 @@ DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libssh libcjson libcrypto libzstd 
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libssh libcjson libcrypto libzstd 2>/dev/null)
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -MMD -MP \
            -Iinclude $(DEPS_CFLAGS) -DMIG_VERSION='"$(VERSION)"' -DMIG_GIT_REV='"$(GIT_REV)"'
 LDLIBS  += $(DEPS_LIBS)
 
@@ -66,41 +66,62 @@ BUILD   := build-asan
 else
 BUILD   := build
 endif
-LIB_SRC := $(filter-out src/migrate-src.c src/migrate-dst.c,$(wildcard src/*.c))
-LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
-LIB     := $(BUILD)/libmigrate.a
-BINS    := $(BUILD)/migrate-src $(BUILD)/migrate-dst
+
+# Three rooms (docs/design.md): src/common (what both sides use; public headers in
+# include/), src/source (migrate-src), src/destination (migrate-dst).  Each is a library; a
+# side's private headers sit next to its files, found first by #include "...".  The mains
+# (src/*/main.c) only parse, wire and print.
+ROOMS       := common source destination
+room_src     = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))
+room_obj     = $(patsubst src/%.c,$(BUILD)/%.o,$(call room_src,$(1)))
+LIB_COMMON  := $(BUILD)/libcommon.a
+LIB_SOURCE  := $(BUILD)/libsource.a
+LIB_DEST    := $(BUILD)/libdestination.a
+BINS        := $(BUILD)/migrate-src $(BUILD)/migrate-dst
+ALL_OBJ     := $(foreach r,$(ROOMS),$(call room_obj,$(r))) \
+               $(BUILD)/source/main.o $(BUILD)/destination/main.o
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+# Unit tests reach a side's private headers as "source/x.h" and "destination/x.h".
+TEST_CFLAGS := -Isrc
 
 .PHONY: all test unit unit-bins deps demo bench install uninstall clean format fuzz fuzz-bin FORCE
 
 all: $(BINS)
 
-$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
+$(BUILD)/%.o: src/%.c | $(BUILD)/common $(BUILD)/source $(BUILD)/destination
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# cli.o embeds GIT_REV (--version): rebuilt when the revision changes, not only cli.c.
+-include $(ALL_OBJ:.o=.d) $(UNIT_BIN:=.d) $(HELPER_BIN:=.d)
+
+# mig.o embeds GIT_REV (--version): rebuilt when the revision changes, not only mig.c.
 $(BUILD)/git-rev: FORCE | $(BUILD)
 	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' >$@
-$(BUILD)/cli.o: $(BUILD)/git-rev
+$(BUILD)/common/mig.o: $(BUILD)/git-rev
 
-$(LIB): $(LIB_OBJ)
+$(LIB_COMMON): $(call room_obj,common)
+	$(AR) rcs $@ $^
+$(LIB_SOURCE): $(call room_obj,source)
+	$(AR) rcs $@ $^
+$(LIB_DEST): $(call room_obj,destination)
 	$(AR) rcs $@ $^
 
-$(BUILD)/migrate-%: $(BUILD)/migrate-%.o $(LIB)
+$(BUILD)/migrate-src: $(BUILD)/source/main.o $(LIB_SOURCE) $(LIB_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/migrate-dst: $(BUILD)/destination/main.o $(LIB_DEST) $(LIB_COMMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+TEST_LIBS := $(LIB_SOURCE) $(LIB_DEST) $(LIB_COMMON)
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MF $@.d $(LDFLAGS) -o $@ $< $(TEST_LIBS) $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIB) | $(BUILD)/tests/helpers
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIB_COMMON) | $(BUILD)/tests/helpers
+	$(CC) $(CFLAGS) -MF $@.d $(LDFLAGS) -o $@ $< $(LIB_COMMON) $(LDLIBS)
 
-$(BUILD) $(BUILD)/tests $(BUILD)/tests/helpers:
+$(BUILD) $(BUILD)/common $(BUILD)/source $(BUILD)/destination $(BUILD)/tests $(BUILD)/tests/helpers:
 	mkdir -p $@
 
 deps:
@@ -167,10 +188,10 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow \
                 -Iinclude $(DEPS_CFLAGS) -DMIG_VERSION='"$(VERSION)"' -DMIG_GIT_REV='"$(GIT_REV)"'
-FUZZ_LIB_SRC := src/proto.c src/err.c src/stats.c
-FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_DIR)/%.o)
+FUZZ_LIB_SRC := src/common/proto.c src/common/err.c src/common/stats.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/common/%.c=$(FUZZ_DIR)/%.o)
 
-$(FUZZ_DIR)/%.o: src/%.c $(wildcard include/*.h) | $(FUZZ_DIR)
+$(FUZZ_DIR)/%.o: src/common/%.c $(wildcard include/*.h) | $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
 
 $(FUZZ_DIR)/fuzz_proto: tests/fuzz/fuzz_proto.c $(FUZZ_LIB_OBJ) $(wildcard include/*.h) | $(FUZZ_DIR)
@@ -199,7 +220,7 @@ fuzz: $(FUZZ_DIR)/fuzz_proto $(FUZZ_DIR)/fuzz_stats
 		$(FUZZ_DIR)/corpus-stats
 
 format:
-	clang-format -i src/*.c include/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format -i src/*/*.c src/*/*.h include/*.h tests/unit/*.c tests/helpers/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -34,6 +34,10 @@ int conn_fd(const struct mig_conn *c);
 /* The numeric local address of a connected socket ("10.0.0.1"), into buf. */
 int sock_local_addr(int fd, char *buf, size_t len, struct mig_err **err);
 
+/* host followed by what fmt makes ("HOST:27", "HOST:/dir/"), with an IPv6 address in
+ * brackets ("[fe80::1]:27") as rsync, CRIU and URLs want it.  Malloc'ed. */
+char *conn_host_join(const char *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* This host's address on the route to host (numeric), into buf; sends nothing. */
 int conn_local_addr_towards(const char *host, char *buf, size_t len, struct mig_err **err);
 

@@ -1,6 +1,6 @@
 /* Direct calls to criu (runc calls it for checkpoint and restore; these are the rest):
- * feature checks before anything is frozen, the destination's lazy-pages daemon for
- * post-copy, and the pipe size CRIU's page server needs. */
+ * its version, feature checks before anything is frozen, the destination's lazy-pages
+ * daemon for post-copy, the pipe size CRIU's page server needs, and reading CRIU's logs. */
 #ifndef MIG_CRIU_H
 #define MIG_CRIU_H
 
@@ -9,8 +9,16 @@
 
 #define CRIU_MAX_ARGS 24
 /* CRIU's page server sizes a pipe to about 3.3 MB (F_SETPIPE_SZ); without CAP_SYS_RESOURCE
- * that needs fs.pipe-max-size at least this big (../shared/PLATFORM.md). */
+ * that needs fs.pipe-max-size at least this big (docs/notes-platform.md, "post-copy's
+ * pipe"). */
 #define CRIU_PIPE_MAX_NEEDED 4194304
+
+/* criu --version of the binary criu (NULL: "criu" from PATH) -> "4.1.1" (malloc'ed). */
+int criu_version(const char *criu, char **version, struct mig_err **err);
+
+/* The lines of the CRIU log at path that say what went wrong, on one line (malloc'ed, or
+ * NULL when there is no log). */
+char *criu_log_excerpt(const char *path);
 
 /* `criu check --feature NAME`: *ok is 1 when CRIU says the feature works here.  Fails only
  * when criu cannot be run at all. */

@@ -24,11 +24,6 @@ extern const char *const facts_features[FACTS_N_FEATURES];
 #define FACTS_FEATURE_DIRTY 0 /* "mem_dirty_track": pre-copy, hybrid (source) */
 #define FACTS_FEATURE_UFFD  1 /* "uffd-noncoop": post-copy, hybrid (destination) */
 
-/* How long the test dump may take before it counts as hung, by default and at most. */
-#define FACTS_HANG_TEST_MS     10000
-#define FACTS_HANG_TEST_MIN_MS 500
-#define FACTS_HANG_TEST_MAX_MS 60000
-
 enum facts_tri { FACT_UNKNOWN = -1, FACT_NO = 0, FACT_YES = 1 };
 
 enum hang_result {
@@ -69,7 +64,7 @@ struct host_facts {
 	char *container_error;
 	int container_pid;
 	long long container_memory; /* anonymous + shared memory bytes: about the image size */
-	/* CRIU's lazy page server pipe (../../shared/PLATFORM.md) */
+	/* CRIU's lazy page server pipe (docs/notes-platform.md) */
 	int cap_sys_resource;
 	long pipe_max_size; /* -1 unknown */
 	int pipe_max_writable;
@@ -100,8 +95,8 @@ int facts_from_json(const cJSON *j, struct host_facts *f, struct mig_err **err);
 /* The "doctor" request for the container name, with the hang test's limit (0: none). */
 cJSON *facts_request(const char *name, int hang_test_ms);
 
-/* Reads a "doctor" request into o->name and o->hang_test_ms (absent: FACTS_HANG_TEST_MS;
- * 0: none; else clamped to FACTS_HANG_TEST_MIN_MS..FACTS_HANG_TEST_MAX_MS). */
+/* Reads a "doctor" request into o->name and o->hang_test_ms (absent: HANG_TEST_MS; 0: none;
+ * else clamped to HANG_TEST_MIN_MS..HANG_TEST_MAX_MS; timeouts.h). */
 int facts_parse_request(const cJSON *req, struct facts_opts *o, struct mig_err **err);
 
 /* Anonymous + shared memory of the container whose init is pid: from its memory cgroup

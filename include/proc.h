@@ -109,4 +109,11 @@ char *proc_argv_str(const char *const argv[]);
 /* Monotonic milliseconds. */
 long long proc_now_ms(void);
 
+/* The deadline timeout_ms from now, or -1 (none) when timeout_ms <= 0. */
+long long proc_deadline_in(int timeout_ms);
+
+/* Milliseconds left until deadline (-1: none), at most cap when cap >= 0: for poll().
+ * 0 once the deadline has passed; -1 when there is neither a deadline nor a cap. */
+int proc_ms_left(long long deadline, int cap);
+
 #endif

@@ -27,9 +27,11 @@ struct mig_report {
 	char technique[16];
 	char peer[256]; /* the other host */
 	int ok;
-	int exit_code;	   /* the exit code the program ends with */
-	char error[1024];  /* "" when ok */
-	long long sync_ms; /* rootfs first pass, container still running */
+	int exit_code;	     /* the exit code the program ends with */
+	char error[1024];    /* "" when ok */
+	char warnings[1024]; /* what went wrong without failing ("; "-separated), or "";
+			      * "notes" in JSON and CSV */
+	long long sync_ms;   /* rootfs first pass, container still running */
 	long long sync_bytes;
 	long long dump_ms;     /* the final checkpoint */
 	long long dump_bytes;  /* size of the image directory */
@@ -68,6 +70,11 @@ void report_add_dump_stats(struct mig_report *r, const struct criu_dump_stats *s
 /* Takes CRIU's numbers of the restore (stats_read_restore()); ignored when not present. */
 void report_add_restore_stats(struct mig_report *r, const struct criu_restore_stats *s);
 
+/* Adds a warning: something went wrong without failing the migration (a statistic that
+ * could not be read, a pause that did not work).  The report's owner prints it with the
+ * report (err.h: nothing else prints); JSON and CSV carry them as "notes". */
+void report_warn(struct mig_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Records a failure: keeps the first error text given (the cause, not its consequences). */
 void report_fail(struct mig_report *r, int exit_code, const char *error);
 
@@ -80,13 +87,16 @@ char *report_json(const struct mig_report *r);
 /* The phase table, with a "CRIU" section when CRIU's statistics were added. */
 void report_print_table(const struct mig_report *r, FILE *out);
 
+/* As a program prints it: one JSON line with json, else the table unless verbose < 0. */
+void report_print(const struct mig_report *r, int json, int verbose, FILE *out);
+
 /* CSV (RFC 4180): one header line, then one row per migration, one column per JSON scalar
  * in this fixed order:
  *   run, started, role, container, technique, peer, ok, exit_code, sync_ms, sync_bytes,
  *   dump_ms, dump_bytes, xfer_ms, xfer_bytes, restore_ms, downtime_ms, total_ms, lazy_ms,
  *   lazy_bytes, page_server_ms, pre_dumps, frozen_ms, freezing_ms, memdump_ms, memwrite_ms,
  *   pages_scanned, pages_written, pages_skipped_parent, pages_lazy, criu_restore_ms,
- *   forking_ms, pages_restored, error
+ *   forking_ms, pages_restored, notes, error
  * pre_dumps is the number of pre-copy rounds (the JSON array's length); ok is true/false;
  * a value not measured (null in JSON) is an empty cell; text cells are quoted when they hold
  * a comma, a double quote, CR or LF, with quotes doubled.  Lines end with "\n". */

@@ -11,11 +11,9 @@
  * console socket when the bundle's process.terminal is true (console log in
  * BUNDLE/console.log), with --lazy-pages when lazy (a criu lazy-pages daemon must be
  * serving work's socket), and checks that the container runs.  On failure removes what the
- * failed restore left (runc state, mounts below it) so that a retry starts clean. */
+ * failed restore left (runc state, mounts below it) so that a retry starts clean; a
+ * cleanup that fails too is added to the error. */
 int restore_container(const struct runc_ctx *rc, const char *name, const struct bundle_info *b,
 		      const char *image, const char *work, int lazy, struct mig_err **err);
-
-/* Removes BUNDLE/sub left by an earlier run, unmounting what CRIU may have left in it. */
-int restore_clear_dir(const struct bundle_info *b, const char *sub, struct mig_err **err);
 
 #endif

@@ -1,4 +1,4 @@
-/* Calls to runc (and criu --version), each through proc.h with a timeout.
+/* Calls to runc, each through proc.h with a timeout.
  *
  * The argv builders are separate from the calls so that tests can check exactly what runc
  * is asked to do.  Failed checkpoints and restores quote CRIU's own log (dump.log,
@@ -64,9 +64,10 @@ void runc_restore_argv(const struct runc_ctx *rc, const char *name, const struct
 char *runc_parse_version(const char *out);
 
 int runc_version(const struct runc_ctx *rc, char **version, struct mig_err **err);
-int criu_version(char **version, struct mig_err **err);
-/* The same for the criu binary at criu (NULL: "criu" from PATH). */
-int criu_version_at(const char *criu, char **version, struct mig_err **err);
+
+/* Runs a tool's version command (argv: runc or criu with --version) and parses its output
+ * with runc_parse_version. */
+int runc_tool_version(const char *const argv[], char **version, struct mig_err **err);
 
 /* The container's status; RUNC_ABSENT (and 0) when runc says it does not exist. */
 int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st,
@@ -95,9 +96,6 @@ int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_
 /* runc's logrus stderr reduced to its msg="..." texts (malloc'ed). */
 char *runc_clean_stderr(const char *tail);
 
-/* The lines of the CRIU log at path that say what went wrong (malloc'ed, or NULL). */
-char *criu_log_excerpt(const char *path);
-
 /* runc kill NAME KILL, then waits (briefly) for it to stop. */
 int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 
@@ -107,7 +105,8 @@ int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **er
 
 /* Removes what a failed restore left of a container, safely: unmounts criu-root and other
  * mounts below the container's state dir first (a runc state dir can hold a bind mount of
- * the rootfs: ../shared/PLATFORM.md), then `runc delete -f`.  No-op when runc knows nothing. */
+ * the rootfs: docs/notes-platform.md, "the rootfs hazard"), then `runc delete -f`.  No-op
+ * when runc knows nothing. */
 int runc_remove_leftover(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 
 #endif

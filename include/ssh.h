@@ -9,20 +9,21 @@
 #include "conn.h"
 #include "err.h"
 
-struct ssh_opts {
-	const char *host;
+/* Where and as whom to log in: the one description of the SSH connection that both our
+ * libssh session and the OpenSSH commands rsync runs (transfer.h) are made from. */
+struct ssh_target {
+	const char *host; /* a name or an address; an IPv6 address without brackets */
 	int port;
 	const char *user;
 	const char *identity;	 /* private key file, or NULL for the agent and ~/.ssh/id_* */
 	const char *known_hosts; /* NULL: ~/.ssh/known_hosts */
-	int timeout_s;
 };
 
 struct mig_ssh;
 
 /* Connects, verifies the host key against known_hosts (an unknown or changed key is an
  * error telling how to add it: never accepted silently) and authenticates with a key. */
-struct mig_ssh *mig_ssh_connect(const struct ssh_opts *o, struct mig_err **err);
+struct mig_ssh *mig_ssh_connect(const struct ssh_target *t, int timeout_ms, struct mig_err **err);
 
 /* Opens a direct-tcpip channel to host:port as seen from the destination. */
 struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,

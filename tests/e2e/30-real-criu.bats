@@ -8,7 +8,7 @@ load ../lib/common
 load ../lib/real
 
 setup_file() {
-	export CRIU_FAULT=130 # no hardware breakpoints in this VM: ../shared/PLATFORM.md
+	export CRIU_FAULT=130 # no hardware breakpoints in this VM: docs/notes-platform.md
 }
 
 setup() {
@@ -125,7 +125,7 @@ assert_stats_match_criu_logs() {
 	make_real_bundle "$SRC_BASE/c1"
 	make_real_bundle "$DST_BASE/c1"
 	# CRIU hangs after it has seized the container, as it does waiting for a hardware
-	# breakpoint on hosts without them (../shared/PLATFORM.md).
+	# breakpoint on hosts without them (docs/notes-platform.md).
 	criu_script "$SRC_BASE/c1" post-dump 'exec sleep 1000'
 	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
 	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 3

@@ -2,13 +2,13 @@
 # migrate-src --check against real runc and CRIU: a live container on the source, a real
 # migrate-dst, real `criu check`, feature checks and test dumps on both "hosts" of this
 # machine.  Cold must be possible here; pre-copy only where the kernel has soft-dirty
-# tracking (not on the project's VM kernel: ../../shared/PLATFORM.md).
+# tracking (not on the project's VM kernel: docs/notes-platform.md).
 
 load ../lib/common
 load ../lib/real
 
 setup_file() {
-	export CRIU_FAULT=130 # no hardware breakpoints on some VMs: ../shared/PLATFORM.md
+	export CRIU_FAULT=130 # no hardware breakpoints on some VMs: docs/notes-platform.md
 }
 
 setup() {

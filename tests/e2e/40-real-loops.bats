@@ -8,7 +8,7 @@ load ../lib/common
 load ../lib/real
 
 setup_file() {
-	export CRIU_FAULT=130 # no hardware breakpoints in this VM: ../shared/PLATFORM.md
+	export CRIU_FAULT=130 # no hardware breakpoints in this VM: docs/notes-platform.md
 }
 
 setup() {

@@ -39,7 +39,7 @@ run_real() {
 			{ cat "$TEST_TMP/$name.run.err"; return 1; }
 	else
 		# All three to /dev/null: the container inherits runc's stdio, and CRIU cannot dump
-		# a container whose stdio is a file outside its mounts (../shared/PLATFORM.md).
+		# a container whose stdio is a file outside its mounts (docs/notes-platform.md, "The container's stdio").
 		runc --root "$root" run -d --bundle "$bundle" "$name" </dev/null >/dev/null 2>&1 ||
 			{ echo "runc run -d $name failed" >&2; return 1; }
 	fi

@@ -1,4 +1,4 @@
-/* Bundles and safe tree removal: nothing is ever deleted through a mount point. */
+/* Bundles and the file-system module: nothing is ever deleted through a mount point. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "fs.h"
+#include "text.h"
 
 static char tmp[64];
 
@@ -99,7 +101,8 @@ static void test_tree_size_and_remove(void **state)
 	assert_int_equal(fs_tree_size(dir), 0);
 }
 
-/* The PLATFORM.md hazard: a bind mount of a rootfs inside a dir being removed. */
+/* The rootfs hazard (docs/notes-platform.md): a bind mount of a rootfs inside a dir being removed.
+ */
 static void test_remove_refuses_mount_point(void **state)
 {
 	(void)state;
@@ -175,6 +178,15 @@ static void test_tree_digest(void **state)
 	struct mig_err *e = NULL;
 	assert_int_equal(fs_tree_digest("/nonexistent/x", d1, &e), -1);
 	mig_err_free(&e);
+}
+
+/* What fs_tail did before the file-system module: the last lines, on one line. */
+static char *fs_tail(const char *path, size_t max)
+{
+	char *raw = fs_read_tail(path, max);
+	char *line = raw ? text_one_line(raw, 0) : NULL;
+	free(raw);
+	return line;
 }
 
 static void test_tail(void **state)

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "destination/cli.h"
+#include "mig.h"
+#include "source/cli.h"
 
-static int parse_src(struct src_opts *o, struct mig_err **err, ...)
+static int parse_src(struct src_cli *o, struct mig_err **err, ...)
 {
 	char *argv[32];
 	int argc = 0;
@@ -31,18 +33,18 @@ static int parse_src(struct src_opts *o, struct mig_err **err, ...)
 static void test_defaults(void **state)
 {
 	(void)state;
-	struct src_opts o;
+	struct src_cli o;
 	struct mig_err *err = NULL;
 	assert_int_equal(parse_src(&o, &err, "c1", "10.0.0.2", NULL), CLI_OK);
-	assert_string_equal(o.container, "c1");
-	assert_string_equal(o.dest_host, "10.0.0.2");
-	assert_string_equal(o.ssh_user, "root");
-	assert_int_equal(o.technique, TECH_COLD);
-	assert_string_equal(o.base_dir, "/runc/containers");
-	assert_int_equal(o.port, 18863);
-	assert_int_equal(o.ssh_port, 22);
-	assert_int_equal(o.direct, 0);
-	assert_int_equal(o.timeout_s, DEFAULT_TIMEOUT_S);
+	assert_string_equal(o.plan.what.container, "c1");
+	assert_string_equal(o.plan.where.ssh.host, "10.0.0.2");
+	assert_string_equal(o.plan.where.ssh.user, "root");
+	assert_int_equal(o.plan.how.technique, TECH_COLD);
+	assert_string_equal(o.plan.what.base_dir, "/runc/containers");
+	assert_int_equal(o.plan.where.control_port, 18863);
+	assert_int_equal(o.plan.where.ssh.port, 22);
+	assert_int_equal(o.plan.where.direct, 0);
+	assert_int_equal(o.plan.limits.step_s, DEFAULT_TIMEOUT_S);
 }
 
 static void test_seed_booleans(void **state)
@@ -58,22 +60,22 @@ static void test_seed_booleans(void **state)
 	    {"TRUE", "true", TECH_HYBRID},    {"no", "No", TECH_COLD},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct src_opts o;
+		struct src_cli o;
 		struct mig_err *err = NULL;
 		assert_int_equal(parse_src(&o, &err, "c1", "h", cases[i].pre, cases[i].lazy, NULL),
 				 CLI_OK);
-		assert_int_equal(o.technique, cases[i].t);
+		assert_int_equal(o.plan.how.technique, cases[i].t);
 	}
-	struct src_opts o;
+	struct src_cli o;
 	struct mig_err *err = NULL;
 	assert_int_equal(parse_src(&o, &err, "c1", "h", "True", NULL), CLI_OK);
-	assert_int_equal(o.technique, TECH_PRECOPY); /* LAZY omitted = False */
+	assert_int_equal(o.plan.how.technique, TECH_PRECOPY); /* LAZY omitted = False */
 }
 
 static void test_bad_booleans(void **state)
 {
 	(void)state;
-	struct src_opts o;
+	struct src_cli o;
 	struct mig_err *err = NULL;
 	assert_int_equal(parse_src(&o, &err, "c1", "h", "maybe", "False", NULL), CLI_USAGE);
 	assert_non_null(strstr(mig_err_msg(err), "PRE must be True or False"));
@@ -86,13 +88,13 @@ static void test_bad_booleans(void **state)
 static void test_technique_option_and_conflict(void **state)
 {
 	(void)state;
-	struct src_opts o;
+	struct src_cli o;
 	struct mig_err *err = NULL;
 	assert_int_equal(parse_src(&o, &err, "-t", "post-copy", "c1", "h", NULL), CLI_OK);
-	assert_int_equal(o.technique, TECH_POSTCOPY);
+	assert_int_equal(o.plan.how.technique, TECH_POSTCOPY);
 	assert_int_equal(
 	    parse_src(&o, &err, "--technique", "hybrid", "c1", "h", "True", "True", NULL), CLI_OK);
-	assert_int_equal(o.technique, TECH_HYBRID);
+	assert_int_equal(o.plan.how.technique, TECH_HYBRID);
 	assert_int_equal(parse_src(&o, &err, "-t", "cold", "c1", "h", "True", "False", NULL),
 			 CLI_USAGE);
 	assert_non_null(strstr(mig_err_msg(err), "PRE/LAZY select pre-copy"));
@@ -105,7 +107,7 @@ static void test_technique_option_and_conflict(void **state)
 static void test_options(void **state)
 {
 	(void)state;
-	struct src_opts o;
+	struct src_cli o;
 	struct mig_err *err = NULL;
 	assert_int_equal(parse_src(&o, &err, "-b", "/srv/b", "-p", "2000", "--ssh-port", "2222",
 				   "--ssh-user", "mig", "-i", "/k", "--known-hosts", "/kh",
@@ -113,27 +115,27 @@ static void test_options(void **state)
 				   "--direct", "--no-rootfs-sync", "--timeout", "7", "-v", "c.1",
 				   "admin@host.example", NULL),
 			 CLI_OK);
-	assert_string_equal(o.base_dir, "/srv/b");
-	assert_int_equal(o.port, 2000);
-	assert_int_equal(o.ssh_port, 2222);
-	assert_string_equal(o.ssh_user, "mig"); /* --ssh-user wins over user@ */
-	assert_string_equal(o.dest_host, "host.example");
-	assert_string_equal(o.identity, "/k");
-	assert_string_equal(o.known_hosts, "/kh");
-	assert_string_equal(o.runc, "/bin/fake");
-	assert_string_equal(o.runc_root, "/run/x");
-	assert_true(o.json && o.direct && o.no_rootfs_sync);
-	assert_int_equal(o.timeout_s, 7);
-	assert_int_equal(o.verbose, 1);
+	assert_string_equal(o.plan.what.base_dir, "/srv/b");
+	assert_int_equal(o.plan.where.control_port, 2000);
+	assert_int_equal(o.plan.where.ssh.port, 2222);
+	assert_string_equal(o.plan.where.ssh.user, "mig"); /* --ssh-user wins over user@ */
+	assert_string_equal(o.plan.where.ssh.host, "host.example");
+	assert_string_equal(o.plan.where.ssh.identity, "/k");
+	assert_string_equal(o.plan.where.ssh.known_hosts, "/kh");
+	assert_string_equal(o.plan.tools.runc.runc, "/bin/fake");
+	assert_string_equal(o.plan.tools.runc.root, "/run/x");
+	assert_true(o.plan.out.json && o.plan.where.direct && !o.plan.what.sync_rootfs);
+	assert_int_equal(o.plan.limits.step_s, 7);
+	assert_int_equal(o.plan.out.verbose, 1);
 	assert_int_equal(parse_src(&o, &err, "c1", "admin@h", NULL), CLI_OK);
-	assert_string_equal(o.ssh_user, "admin");
-	assert_string_equal(o.dest_host, "h");
+	assert_string_equal(o.plan.where.ssh.user, "admin");
+	assert_string_equal(o.plan.where.ssh.host, "h");
 }
 
 static void test_usage_errors(void **state)
 {
 	(void)state;
-	struct src_opts o;
+	struct src_cli o;
 	struct mig_err *err = NULL;
 	static const char *const bad_ports[] = {"0", "65536", "-1", "12x", ""};
 	for (size_t i = 0; i < 5; i++) {
@@ -163,7 +165,7 @@ static void test_usage_errors(void **state)
 static void test_help_version(void **state)
 {
 	(void)state;
-	struct src_opts o;
+	struct src_cli o;
 	struct mig_err *err = NULL;
 	assert_int_equal(parse_src(&o, &err, "--help", NULL), CLI_EXIT);
 	assert_int_equal(parse_src(&o, &err, "-V", NULL), CLI_EXIT);
@@ -178,26 +180,26 @@ static void test_help_version(void **state)
 static void test_valid_names(void **state)
 {
 	(void)state;
-	assert_true(cli_valid_name("c1"));
-	assert_true(cli_valid_name("A.b_c-9"));
-	assert_false(cli_valid_name(""));
-	assert_false(cli_valid_name(".hidden"));
-	assert_false(cli_valid_name("-x"));
-	assert_false(cli_valid_name("a/b"));
-	assert_false(cli_valid_name(".."));
-	assert_false(cli_valid_name("a b"));
+	assert_true(mig_valid_name("c1"));
+	assert_true(mig_valid_name("A.b_c-9"));
+	assert_false(mig_valid_name(""));
+	assert_false(mig_valid_name(".hidden"));
+	assert_false(mig_valid_name("-x"));
+	assert_false(mig_valid_name("a/b"));
+	assert_false(mig_valid_name(".."));
+	assert_false(mig_valid_name("a b"));
 	char longname[130];
 	memset(longname, 'a', 129);
 	longname[129] = '\0';
-	assert_false(cli_valid_name(longname));
+	assert_false(mig_valid_name(longname));
 	longname[128] = '\0';
-	assert_true(cli_valid_name(longname));
+	assert_true(mig_valid_name(longname));
 }
 
 static void test_dst(void **state)
 {
 	(void)state;
-	struct dst_opts o;
+	struct dst_config o;
 	struct mig_err *err = NULL;
 	char *argv1[] = {"migrate-dst", NULL};
 	assert_int_equal(cli_parse_dst(1, argv1, &o, stdout, &err), CLI_OK);
@@ -210,7 +212,7 @@ static void test_dst(void **state)
 	assert_string_equal(o.listen_addr, "0.0.0.0");
 	assert_int_equal(o.port, 0);
 	assert_true(o.once && o.json);
-	assert_string_equal(o.runc_root, "/rr");
+	assert_string_equal(o.runc.root, "/rr");
 	char *argv3[] = {"migrate-dst", "extra", NULL};
 	assert_int_equal(cli_parse_dst(2, argv3, &o, stdout, &err), CLI_USAGE);
 	mig_err_free(&err);
@@ -219,17 +221,17 @@ static void test_dst(void **state)
 static void test_check_options(void **state)
 {
 	(void)state;
-	struct src_opts o;
+	struct src_cli o;
 	struct mig_err *err = NULL;
 	assert_int_equal(parse_src(&o, &err, "c1", "host", NULL), CLI_OK);
 	assert_false(o.check);
-	assert_false(o.no_hang_test);
+	assert_false(!o.plan.check.hang_test);
 	assert_int_equal(
 	    parse_src(&o, &err, "--check", "--no-hang-test", "c1", "host", "False", "True", NULL),
 	    CLI_OK);
 	assert_true(o.check);
-	assert_true(o.no_hang_test);
-	assert_int_equal(o.technique, TECH_POSTCOPY);
+	assert_true(!o.plan.check.hang_test);
+	assert_int_equal(o.plan.how.technique, TECH_POSTCOPY);
 	/* --check needs CONTAINER and DEST like a migration. */
 	assert_int_equal(parse_src(&o, &err, "--check", "c1", NULL), CLI_USAGE);
 	assert_non_null(strstr(mig_err_msg(err), "expected CONTAINER DEST"));

@@ -17,9 +17,11 @@
 
 #include "bundle.h"
 #include "criu.h"
-#include "doctor.h"
+#include "source/doctor.h"
 #include "facts.h"
+#include "fs.h"
 #include "proto.h"
+#include "timeouts.h"
 
 /* ---- fixtures ---- */
 
@@ -57,7 +59,7 @@ static void good_link(struct doctor_link *l)
 }
 
 struct fixture {
-	struct src_opts o;
+	struct plan o;
 	struct host_facts src, dst;
 	struct doctor_link l;
 	struct doctor_report r;
@@ -66,9 +68,10 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	fx->o.container = "c1";
-	fx->o.dest_host = "dst";
-	fx->o.technique = TECH_COLD;
+	fx->o.what.container = "c1";
+	fx->o.what.sync_rootfs = 1;
+	fx->o.where.ssh.host = "dst";
+	fx->o.how.technique = TECH_COLD;
 	good_facts(&fx->src, "src");
 	good_facts(&fx->dst, "dst");
 	good_link(&fx->l);
@@ -154,7 +157,7 @@ static void test_features_per_host_and_technique(void **state)
 	assert_int_equal(c->needed_by, TECHS_PRE);
 	assert_non_null(strstr(c->detail, "CONFIG_MEM_SOFT_DIRTY"));
 	assert_non_null(strstr(c->detail, "needed by pre-copy, hybrid"));
-	fx->o.technique = TECH_PRECOPY;
+	fx->o.how.technique = TECH_PRECOPY;
 	evaluate(fx, 1);
 	assert_int_equal(find(fx, "source", "feature mem_dirty_track")->status, CHECK_FAIL);
 	/* The destination's dirty tracking and the source's uffd do not matter. */
@@ -173,7 +176,7 @@ static void test_features_per_host_and_technique(void **state)
 static void test_pipe_size(void **state)
 {
 	struct fixture *fx = *state;
-	fx->o.technique = TECH_POSTCOPY;
+	fx->o.how.technique = TECH_POSTCOPY;
 	fx->src.pipe_max_size = 1048576;
 	fx->src.cap_sys_resource = 1;
 	evaluate(fx, 1);
@@ -186,14 +189,14 @@ static void test_pipe_size(void **state)
 	assert_int_equal(find(fx, "source", "lazy pipe size")->status, CHECK_OK);
 	assert_non_null(strstr(find(fx, "source", "lazy pipe size")->detail, "raises it to"));
 	/* --no-sysctl: refused, for the lazy techniques only. */
-	fx->o.no_sysctl = 1;
+	fx->o.how.no_sysctl = 1;
 	evaluate(fx, 1);
 	assert_int_equal(find(fx, "source", "lazy pipe size")->status, CHECK_FAIL);
 	assert_non_null(strstr(find(fx, "source", "lazy pipe size")->detail,
 			       "sysctl -w fs.pipe-max-size=4194304"));
 	assert_runs(fx, 1, 1, 0, 0);
 	/* Not writable (read-only /proc/sys in a container). */
-	fx->o.no_sysctl = 0;
+	fx->o.how.no_sysctl = 0;
 	fx->src.pipe_max_writable = 0;
 	evaluate(fx, 1);
 	assert_runs(fx, 1, 1, 0, 0);
@@ -294,7 +297,7 @@ static void test_bundle_and_container(void **state)
 	evaluate(fx, 1);
 	assert_int_equal(find(fx, "source", "bundle")->status, CHECK_FAIL);
 	assert_non_null(strstr(find(fx, "source", "bundle")->detail, "--no-rootfs-sync"));
-	fx->o.no_rootfs_sync = 1;
+	fx->o.what.sync_rootfs = 0;
 	evaluate(fx, 1);
 	assert_int_equal(find(fx, "source", "bundle")->status, CHECK_OK);
 	free(fx->dst.container_status);
@@ -342,7 +345,7 @@ static void test_table_and_json(void **state)
 {
 	struct fixture *fx = *state;
 	fx->dst.features[FACTS_FEATURE_UFFD] = FACT_NO;
-	fx->o.technique = TECH_HYBRID;
+	fx->o.how.technique = TECH_HYBRID;
 	evaluate(fx, 1);
 	char *buf = NULL;
 	size_t len = 0;
@@ -455,13 +458,13 @@ static void test_request(void **state)
 	free(txt);
 	cJSON_Delete(req);
 	assert_int_equal(parse_req("{\"name\":\"c1\"}", &o, name, &err), 0);
-	assert_int_equal(o.hang_test_ms, FACTS_HANG_TEST_MS);
+	assert_int_equal(o.hang_test_ms, HANG_TEST_MS);
 	assert_int_equal(parse_req("{\"name\":\"c1\",\"hang_test_ms\":0}", &o, name, &err), 0);
 	assert_int_equal(o.hang_test_ms, 0);
 	assert_int_equal(parse_req("{\"name\":\"c1\",\"hang_test_ms\":3}", &o, name, &err), 0);
-	assert_int_equal(o.hang_test_ms, FACTS_HANG_TEST_MIN_MS);
+	assert_int_equal(o.hang_test_ms, HANG_TEST_MIN_MS);
 	assert_int_equal(parse_req("{\"name\":\"c1\",\"hang_test_ms\":1e12}", &o, name, &err), 0);
-	assert_int_equal(o.hang_test_ms, FACTS_HANG_TEST_MAX_MS);
+	assert_int_equal(o.hang_test_ms, HANG_TEST_MAX_MS);
 	const char *bad[] = {"{}", "{\"name\":\"../x\"}", "{\"name\":7}",
 			     "{\"name\":\"c1\",\"hang_test_ms\":-1}",
 			     "{\"name\":\"c1\",\"hang_test_ms\":\"10\"}"};

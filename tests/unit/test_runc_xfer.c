@@ -13,7 +13,7 @@
 #include "proc.h"
 #include "criu.h"
 #include "runc.h"
-#include "transfer.h"
+#include "source/transfer.h"
 
 static void assert_argv(const char *const *got, const char *want)
 {
@@ -160,11 +160,11 @@ static void test_runc_clean_stderr(void **state)
 static void test_rsync_argv(void **state)
 {
 	(void)state;
-	struct xfer_ctx x = {.host = "10.0.0.2",
-			     .user = "root",
-			     .ssh_port = 2222,
-			     .identity = "/root/.ssh/id",
-			     .known_hosts = "/tmp/kh"};
+	struct xfer_ctx x = {.ssh = {.host = "10.0.0.2",
+				     .user = "root",
+				     .port = 2222,
+				     .identity = "/root/.ssh/id",
+				     .known_hosts = "/tmp/kh"}};
 	const char *srcs[] = {"/b/c1/rootfs", "/b/c1/image"};
 	struct xfer_argv a;
 	struct mig_err *err = NULL;
@@ -175,15 +175,15 @@ static void test_rsync_argv(void **state)
 			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -l "
 			    "root' /b/c1/rootfs /b/c1/image 10.0.0.2:/d/c1/");
 	xfer_argv_free(&a);
-	x.host = "fe80::1";
-	x.identity = "/key with space";
-	x.known_hosts = NULL;
+	x.ssh.host = "fe80::1";
+	x.ssh.identity = "/key with space";
+	x.ssh.known_hosts = NULL;
 	assert_int_equal(xfer_build_argv(&x, XFER_IMAGE, srcs + 1, 1, "/d/c1", &a, &err), 0);
 	assert_string_equal(a.argv[1], "-a");
 	assert_non_null(strstr(a.argv[7], "-i '/key with space'"));
 	assert_string_equal(a.argv[9], "[fe80::1]:/d/c1/");
 	xfer_argv_free(&a);
-	x.identity = "/it's";
+	x.ssh.identity = "/it's";
 	assert_int_equal(xfer_build_argv(&x, XFER_IMAGE, srcs, 1, "/d", &a, &err), -1);
 	assert_non_null(strstr(mig_err_msg(err), "quote"));
 	mig_err_free(&err);
@@ -194,9 +194,7 @@ static void test_rsync_argv(void **state)
 static void test_rsync_argv_master(void **state)
 {
 	(void)state;
-	struct xfer_ctx x = {.host = "10.0.0.2",
-			     .user = "root",
-			     .ssh_port = 22,
+	struct xfer_ctx x = {.ssh = {.host = "10.0.0.2", .user = "root", .port = 22},
 			     .control_path = "/tmp/migrate-src.abc/ssh.sock",
 			     .compress = "zstd",
 			     .progress = 1};
@@ -210,7 +208,7 @@ static void test_rsync_argv_master(void **state)
 			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -l "
 			    "root' /b/c1/image 10.0.0.2:/d/c1/");
 	xfer_argv_free(&a);
-	x.known_hosts = "/tmp/kh";
+	x.ssh.known_hosts = "/tmp/kh";
 	xfer_master_argv(&x, "/tmp/m/ssh.sock", &a);
 	assert_argv(a.argv, "ssh -p 22 -o UserKnownHostsFile=/tmp/kh -o BatchMode=yes -o "
 			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -o "
@@ -224,7 +222,7 @@ static void test_rsync_argv_master(void **state)
 static void test_remote_argv_quoting(void **state)
 {
 	(void)state;
-	struct xfer_ctx x = {.host = "h", .user = "root", .ssh_port = 22};
+	struct xfer_ctx x = {.ssh = {.host = "h", .user = "root", .port = 22}};
 	const char *cmd[] = {"migrate-src", "--back-opt=$(reboot)", "it's", "a b;c", NULL};
 	struct xfer_argv a;
 	struct mig_err *err = NULL;

@@ -1,0 +1,261 @@
+#include "criu.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "runc.h"
+#include "text.h"
+#include "timeouts.h"
+
+#define CAP_SYS_RESOURCE_BIT 24
+/* How much of a CRIU log is searched for its errors, and quoted when it has none. */
+#define LOG_SEARCH_BYTES  (256 * 1024)
+#define LOG_TAIL_BYTES	  600
+#define LOG_EXCERPT_MAX	  1024
+#define LOG_EXCERPT_LINES 3
+
+int criu_has_feature(const char *criu, const char *feature, int *ok, struct mig_err **err)
+{
+	const char *argv[] = {criu ? criu : "criu", "check", "--feature", feature, NULL};
+	struct proc_opts po = {.timeout_ms = CRIU_CHECK_MS};
+	struct proc_result res;
+	if (proc_run(argv, &po, &res, err) < 0) {
+		proc_result_free(&res); /* filled even when criu could not be run */
+		return -1;
+	}
+	*ok = res.exited && res.exit_code == 0;
+	int r = 0;
+	if (res.timed_out)
+		r = proc_result_err(argv, &res, err);
+	proc_result_free(&res);
+	return r;
+}
+
+int criu_version(const char *criu, char **version, struct mig_err **err)
+{
+	const char *argv[] = {criu ? criu : "criu", "--version", NULL};
+	return runc_tool_version(argv, version, err);
+}
+
+/* The lines of a CRIU log that say what went wrong: its first "Error (" lines (CRIU logs
+ * the cause first and its consequences after), or its tail when it has none. */
+char *criu_log_excerpt(const char *path)
+{
+	char *all = fs_read_tail(path, LOG_SEARCH_BYTES);
+	if (!all)
+		return NULL;
+	char *out = mig_xcalloc(1, LOG_EXCERPT_MAX);
+	size_t used = 0, n = 0;
+	for (char *line = all; line && n < LOG_EXCERPT_LINES && used < LOG_EXCERPT_MAX - 1;) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		/* Without CAP_SYS_RESOURCE every CRIU run logs this; it is harmless. */
+		if (strstr(line, "Error (") && !strstr(line, "Can't setup RLIMIT_NOFILE")) {
+			used += (size_t)snprintf(out + used, LOG_EXCERPT_MAX - used, "%s%s",
+						 n ? " | " : "", line);
+			n++;
+		}
+		line = next;
+	}
+	free(all);
+	if (n)
+		return out;
+	free(out);
+	char *tail = fs_read_tail(path, LOG_TAIL_BYTES);
+	char *one = tail ? text_one_line(tail, 0) : NULL;
+	free(tail);
+	return one;
+}
+
+const char *criu_feature_kernel_option(const char *feature)
+{
+	static const struct {
+		const char *feature, *option;
+	} map[] = {
+	    {"mem_dirty_track", "CONFIG_MEM_SOFT_DIRTY (soft-dirty page tracking)"},
+	    {"uffd-noncoop", "CONFIG_USERFAULTFD with non-cooperative events (Linux >= 4.11)"},
+	    {"uffd", "CONFIG_USERFAULTFD"},
+	    {"lazy_pages", "CONFIG_USERFAULTFD with non-cooperative events (Linux >= 4.11)"},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(map[i].feature, feature))
+			return map[i].option;
+	return "";
+}
+
+void criu_lazy_pages_argv(const char *criu, const char *addr, const char *port,
+			  const char *images_dir, const char *work_dir, const char *log_file,
+			  const char *argv[CRIU_MAX_ARGS])
+{
+	size_t n = 0;
+	argv[n++] = criu ? criu : "criu";
+	argv[n++] = "lazy-pages";
+	argv[n++] = "--page-server";
+	argv[n++] = "--address";
+	argv[n++] = addr;
+	argv[n++] = "--port";
+	argv[n++] = port;
+	argv[n++] = "--images-dir";
+	argv[n++] = images_dir;
+	argv[n++] = "--work-dir";
+	argv[n++] = work_dir;
+	if (log_file) {
+		argv[n++] = "--log-file";
+		argv[n++] = log_file;
+		argv[n++] = "-v4";
+	}
+	argv[n] = NULL;
+}
+
+int criu_has_cap_sys_resource(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		return 0;
+	char line[256];
+	unsigned long long eff = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return (eff >> CAP_SYS_RESOURCE_BIT) & 1;
+}
+
+static int read_long(const char *path, long *v, struct mig_err **err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return mig_err_set(err, errno, "open %s", path);
+	int ok = fscanf(f, "%ld", v) == 1;
+	fclose(f);
+	return ok ? 0 : mig_err_set(err, 0, "%s: not a number", path);
+}
+
+int criu_pipe_size_prepare(int no_sysctl, const char *proc_sys_dir, char **note,
+			   struct mig_err **err)
+{
+	*note = NULL;
+	if (criu_has_cap_sys_resource())
+		return 0;
+	char *path = mig_strdup_printf("%s/fs/pipe-max-size", proc_sys_dir);
+	long cur = 0;
+	int r = read_long(path, &cur, err);
+	if (r < 0 || cur >= CRIU_PIPE_MAX_NEEDED)
+		goto out;
+	if (no_sysctl) {
+		r = mig_err_set(
+		    err, 0,
+		    "fs.pipe-max-size is %ld and this process lacks CAP_SYS_RESOURCE: "
+		    "CRIU's page server could not size its pipe and post-copy would fail; "
+		    "run: sysctl -w fs.pipe-max-size=%d (or drop --no-sysctl)",
+		    cur, CRIU_PIPE_MAX_NEEDED);
+		goto out;
+	}
+	FILE *f = fopen(path, "we");
+	int bad = !f;
+	if (f) {
+		bad = fprintf(f, "%d\n", CRIU_PIPE_MAX_NEEDED) < 0;
+		bad = fclose(f) != 0 || bad;
+	}
+	if (bad) {
+		r = mig_err_set(err, errno,
+				"raising fs.pipe-max-size to %d (needed by CRIU's page "
+				"server without CAP_SYS_RESOURCE) failed",
+				CRIU_PIPE_MAX_NEEDED);
+		goto out;
+	}
+	*note = mig_strdup_printf("raised fs.pipe-max-size from %ld to %d: CRIU's page server "
+				  "needs it without CAP_SYS_RESOURCE (--no-sysctl refuses instead)",
+				  cur, CRIU_PIPE_MAX_NEEDED);
+out:
+	free(path);
+	return r;
+}
+
+long long criu_lazy_log_bytes(const char *log_path)
+{
+	/* With -v4 the daemon logs, per task, "uffd: PID-UFD: UFFD transferred pages: (X/Y)".
+	 * A child forked during the transfer inherits the uffd and is logged as "PID--N":
+	 * its pages are its parent's again, so it is left out of the sum. */
+	if (!log_path)
+		return -1;
+	FILE *f = fopen(log_path, "re");
+	if (!f)
+		return -1;
+	char line[512];
+	long long pages = 0;
+	int found = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *u = strstr(line, "uffd: ");
+		const char *p = strstr(line, "UFFD transferred pages: (");
+		long long x, y;
+		if (!u || !p || sscanf(p, "UFFD transferred pages: (%lld/%lld)", &x, &y) != 2)
+			continue;
+		const char *task_end = strchr(u + 6, ':');
+		if (task_end && memmem(u + 6, (size_t)(task_end - u - 6), "--", 2))
+			continue;
+		pages += x;
+		found = 1;
+	}
+	fclose(f);
+	long page = sysconf(_SC_PAGESIZE);
+	return found ? pages * (page > 0 ? page : 4096) : -1;
+}
+
+/* Runs `nsenter -t PID -n TOOL -w ARGS...`; returns its exit code, or -1 if it did not run. */
+static int in_netns(const char *pid, const char *tool, const char *const args[],
+		    struct mig_err **err)
+{
+	const char *argv[16] = {"nsenter", "-t", pid, "-n", tool, "-w"};
+	size_t n = 6;
+	for (size_t i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	struct proc_opts po = {.timeout_ms = CRIU_CHECK_MS, .stdout_null = 1};
+	struct proc_result res;
+	if (proc_run(argv, &po, &res, err) < 0) {
+		proc_result_free(&res);
+		return -1;
+	}
+	int code = res.exited ? res.exit_code : -1;
+	if (code < 0)
+		proc_result_err(argv, &res, err);
+	proc_result_free(&res);
+	return code;
+}
+
+int criu_unlock_network(int pid, int *removed, struct mig_err **err)
+{
+	static const char *const tools[] = {"iptables", "ip6tables"};
+	static const char *const list[] = {"-n", "-L", "CRIU", NULL};
+	static const char *const steps[][5] = {
+	    {"-D", "INPUT", "-j", "CRIU", NULL},
+	    {"-D", "OUTPUT", "-j", "CRIU", NULL},
+	    {"-F", "CRIU", NULL, NULL, NULL},
+	    {"-X", "CRIU", NULL, NULL, NULL},
+	};
+	char ps[16];
+	snprintf(ps, sizeof(ps), "%d", pid);
+	*removed = 0;
+	for (size_t t = 0; t < 2; t++) {
+		int code = in_netns(ps, tools[t], list, err);
+		if (code < 0)
+			return -1;
+		if (code != 0)
+			continue; /* no CRIU chain: nothing locked */
+		for (size_t i = 0; i < 4; i++)
+			if (in_netns(ps, tools[t], steps[i], err) != 0)
+				return mig_err_set(
+				    err, 0,
+				    "%s %s CRIU in the container's network namespace "
+				    "failed",
+				    tools[t], steps[i][0]);
+		*removed = 1;
+	}
+	return 0;
+}

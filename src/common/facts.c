@@ -1,0 +1,523 @@
+/* Host facts for migrate-src --check, gathered alike on both hosts (see facts.h). */
+#include "facts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "criu.h"
+#include "fs.h"
+#include "mig.h"
+#include "proc.h"
+#include "proto.h"
+#include "text.h"
+#include "timeouts.h"
+
+/* How often the hang test looks at the stop flag while its dump runs. */
+#define HANG_POLL_MS 100
+#define DETAIL_MAX   400
+
+const char *const facts_features[FACTS_N_FEATURES] = {"mem_dirty_track", "uffd-noncoop"};
+
+static void criu_check(const struct facts_opts *o, struct host_facts *f)
+{
+	const char *argv[] = {o->criu ? o->criu : "criu", "check", NULL};
+	struct proc_opts po = {.timeout_ms = CRIU_CHECK_MS};
+	struct proc_result res;
+	struct mig_err *e = NULL;
+	f->criu_check = FACT_UNKNOWN;
+	if (proc_run(argv, &po, &res, &e) < 0) {
+		f->criu_check_detail = mig_err_take(&e);
+	} else if (res.exited && res.exit_code == 0) {
+		f->criu_check = FACT_YES;
+		f->criu_check_detail =
+		    text_one_line(res.out[0] ? res.out : res.err_tail, DETAIL_MAX);
+	} else if (res.timed_out) {
+		proc_result_err(argv, &res, &e);
+		f->criu_check_detail = mig_err_take(&e);
+	} else {
+		f->criu_check = FACT_NO;
+		f->criu_check_detail =
+		    text_one_line(res.err_tail[0] ? res.err_tail : res.out, DETAIL_MAX);
+	}
+	proc_result_free(&res);
+}
+
+void facts_gather_tools(const struct facts_opts *o, struct host_facts *f)
+{
+	struct mig_err *e = NULL;
+	if (runc_version(o->runc, &f->runc_version, &e) < 0)
+		f->runc_error = mig_err_take(&e);
+	if (criu_version(o->criu, &f->criu_version, &e) < 0)
+		f->criu_error = mig_err_take(&e);
+	criu_check(o, f);
+	for (size_t i = 0; i < FACTS_N_FEATURES; i++) {
+		int ok = 0;
+		f->features[i] = FACT_UNKNOWN;
+		if (criu_has_feature(o->criu, facts_features[i], &ok, &e) < 0)
+			mig_err_free(&e);
+		else
+			f->features[i] = ok ? FACT_YES : FACT_NO;
+	}
+}
+
+static void bundle_facts(const struct facts_opts *o, struct host_facts *f)
+{
+	struct bundle_info b;
+	struct mig_err *e = NULL;
+	f->bundle_dir = mig_strdup_printf("%s/%s", o->base_dir, o->name);
+	if (bundle_load(o->base_dir, o->name, &b, &e) < 0) {
+		f->bundle_detail = mig_err_take(&e);
+		return;
+	}
+	f->root_path = mig_xstrdup(b.root_path);
+	struct stat st;
+	if (stat(b.rootfs, &st) < 0)
+		f->bundle_detail = mig_strdup_printf("rootfs %s: %s", b.rootfs, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		f->bundle_detail = mig_strdup_printf("rootfs %s is not a directory", b.rootfs);
+	else
+		f->bundle_ok = 1;
+	bundle_free(&b);
+}
+
+static void container_facts(const struct facts_opts *o, struct host_facts *f)
+{
+	enum runc_status st;
+	struct mig_err *e = NULL;
+	f->container_memory = -1;
+	if (runc_state_pid(o->runc, o->name, &st, &f->container_pid, &e) < 0) {
+		f->container_error = mig_err_take(&e);
+		return;
+	}
+	f->container_status = mig_xstrdup(runc_status_name(st));
+	if ((st == RUNC_RUNNING || st == RUNC_PAUSED) && f->container_pid > 0)
+		f->container_memory = facts_container_memory(f->container_pid);
+}
+
+/* "key value" lines of a memory.stat file: the value of key, or -1. */
+static long long stat_field(const char *path, const char *key)
+{
+	FILE *fp = fopen(path, "re");
+	if (!fp)
+		return -1;
+	char line[256], k[64];
+	long long v, found = -1;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "%63s %lld", k, &v) == 2 && !strcmp(k, key)) {
+			found = v;
+			break;
+		}
+	fclose(fp);
+	return found;
+}
+
+/* From the cgroup of pid: v1's memory controller, or the v2 unified hierarchy. */
+static long long cgroup_memory(int pid)
+{
+	char path[64], line[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	FILE *fp = fopen(path, "re");
+	if (!fp)
+		return -1;
+	long long total = -1;
+	while (total < 0 && fgets(line, sizeof(line), fp)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2 || strstr(c2 + 1, ".."))
+			continue;
+		*c2 = '\0';
+		const char *ctrl = c1 + 1, *cg = c2 + 1;
+		char stat_path[PATH_MAX + 96];
+		if (!strcmp(ctrl, "memory")) {
+			snprintf(stat_path, sizeof(stat_path),
+				 "/sys/fs/cgroup/memory%s/memory.stat", cg);
+			long long rss = stat_field(stat_path, "total_rss");
+			long long shm = stat_field(stat_path, "total_shmem");
+			if (rss >= 0)
+				total = rss + (shm > 0 ? shm : 0);
+		} else if (!*ctrl && strcmp(cg, "/")) {
+			static const char *const roots[] = {"/sys/fs/cgroup",
+							    "/sys/fs/cgroup/unified"};
+			for (size_t i = 0; i < 2 && total < 0; i++) {
+				snprintf(stat_path, sizeof(stat_path), "%s%s/memory.stat", roots[i],
+					 cg);
+				long long anon = stat_field(stat_path, "anon");
+				long long shm = stat_field(stat_path, "shmem");
+				if (anon >= 0)
+					total = anon + (shm > 0 ? shm : 0);
+			}
+		}
+	}
+	fclose(fp);
+	return total;
+}
+
+long long facts_container_memory(int pid)
+{
+	long long total = cgroup_memory(pid);
+	if (total >= 0)
+		return total;
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *fp = fopen(path, "re");
+	if (!fp)
+		return -1;
+	long long kb, sum = 0;
+	int found = 0;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "RssAnon: %lld", &kb) == 1 ||
+		    sscanf(line, "RssShmem: %lld", &kb) == 1) {
+			sum += kb * 1024;
+			found = 1;
+		}
+	fclose(fp);
+	return found ? sum : -1;
+}
+
+static void space_and_pipe_facts(const struct facts_opts *o, struct host_facts *f)
+{
+	struct statvfs sv;
+	f->base_dir = mig_xstrdup(o->base_dir);
+	f->free_bytes = -1;
+	if (statvfs(o->base_dir, &sv) == 0)
+		f->free_bytes = (long long)sv.f_bavail * (long long)sv.f_frsize;
+	f->cap_sys_resource = criu_has_cap_sys_resource();
+	char *path = mig_strdup_printf("%s/fs/pipe-max-size",
+				       o->proc_sys_dir ? o->proc_sys_dir : "/proc/sys");
+	FILE *fp = fopen(path, "re");
+	f->pipe_max_size = -1;
+	if (fp) {
+		if (fscanf(fp, "%ld", &f->pipe_max_size) != 1)
+			f->pipe_max_size = -1;
+		fclose(fp);
+	}
+	f->pipe_max_writable = access(path, W_OK) == 0;
+	free(path);
+	const char *fault = getenv("CRIU_FAULT");
+	f->criu_fault_set = fault && !strcmp(fault, "130");
+}
+
+/* ---- the hang test ---- */
+
+static const char *tmp_dir(const struct facts_opts *o)
+{
+	const char *t = o->tmp_dir ? o->tmp_dir : getenv("TMPDIR");
+	return t && *t == '/' ? t : "/tmp";
+}
+
+static int stopped(const struct facts_opts *o)
+{
+	return o->stop && *o->stop;
+}
+
+/* criu dump of the throwaway process pid into dir, with or without CRIU_FAULT=130 in its
+ * environment.  --leave-running: CRIU resumes the process afterwards (we kill it). */
+static enum hang_result dump_once(const struct facts_opts *o, int pid, const char *dir,
+				  int with_fault, char **detail)
+{
+	char ps[16];
+	snprintf(ps, sizeof(ps), "%d", pid);
+	const char *argv[] = {
+	    o->criu ? o->criu : "criu", "dump", "-t",	    ps,	   "-D", dir, "--shell-job",
+	    "--leave-running",		"-o",	"dump.log", "-v4", NULL};
+	const char *no_fault[] = {"CRIU_FAULT", NULL}; /* a bare name removes it */
+	const char *fault[] = {"CRIU_FAULT=130", NULL};
+	struct proc_opts po = {.timeout_ms = o->hang_test_ms,
+			       .kill_grace_ms = HANG_KILL_GRACE_MS,
+			       .env_add = with_fault ? fault : no_fault,
+			       .stdout_null = 1};
+	struct proc p;
+	struct proc_result res;
+	struct mig_err *e = NULL;
+	if (proc_spawn(&p, argv, &po, &e) < 0) {
+		*detail = mig_err_take(&e);
+		return HANG_FAILED;
+	}
+	int w;
+	while ((w = proc_wait_for(&p, HANG_POLL_MS, &res, &e)) == 1) {
+		if (stopped(o)) {
+			proc_kill(&p, &res);
+			proc_result_free(&res);
+			*detail = mig_xstrdup("interrupted");
+			return HANG_SKIPPED;
+		}
+	}
+	if (w < 0) {
+		*detail = mig_err_take(&e);
+		proc_result_free(&res);
+		return HANG_FAILED;
+	}
+	enum hang_result r = HANG_OK;
+	char *log = mig_strdup_printf("%s/dump.log", dir);
+	if (res.timed_out) {
+		r = HANG_HANGS;
+		char *raw = fs_read_tail(log, 200);
+		char *tail = raw ? text_one_line(raw, 0) : NULL;
+		free(raw);
+		*detail = mig_strdup_printf("criu dump did not finish in %d ms%s%s%s",
+					    o->hang_test_ms, tail ? " (its log ends: " : "",
+					    tail ? tail : "", tail ? ")" : "");
+		free(tail);
+	} else if (!res.exited || res.exit_code != 0) {
+		r = HANG_FAILED;
+		char *ex = criu_log_excerpt(log);
+		proc_result_err(argv, &res, &e);
+		*detail = ex ? mig_strdup_printf("%s (dump.log: %s)", mig_err_msg(e), ex)
+			     : mig_xstrdup(mig_err_msg(e));
+		mig_err_free(&e);
+		free(ex);
+	}
+	free(log);
+	proc_result_free(&res);
+	return r;
+}
+
+/* One test dump of a fresh throwaway process in a fresh temp dir; both are gone after. */
+static enum hang_result hang_round(const struct facts_opts *o, int with_fault, char **detail,
+				   long long *ms)
+{
+	char *dir = mig_strdup_printf("%s/migrate-doctor.XXXXXX", tmp_dir(o));
+	if (!mkdtemp(dir)) {
+		*detail = mig_strdup_printf("cannot make a temp dir %s: %s", dir, strerror(errno));
+		free(dir);
+		return HANG_FAILED;
+	}
+	char secs[16];
+	snprintf(secs, sizeof(secs), "%d", o->hang_test_ms / 1000 + HANG_SLEEP_EXTRA_S);
+	const char *sleep_argv[] = {"sleep", secs, NULL};
+	struct proc_opts so = {.timeout_ms = o->hang_test_ms + HANG_SLEEP_EXTRA_S * 1000,
+			       .stdout_null = 1,
+			       .new_session = 1};
+	struct proc child;
+	struct mig_err *e = NULL;
+	enum hang_result r;
+	long long t0 = proc_now_ms();
+	if (proc_spawn(&child, sleep_argv, &so, &e) < 0) {
+		*detail = mig_err_take(&e);
+		r = HANG_FAILED;
+	} else {
+		r = dump_once(o, child.pid, dir, with_fault, detail);
+		struct proc_result res;
+		proc_kill(&child, &res); /* by its PID (its own process group) */
+		proc_result_free(&res);
+	}
+	*ms = proc_now_ms() - t0;
+	if (fs_remove_tree(dir, &e) < 0)
+		mig_err_free(&e);
+	free(dir);
+	return r;
+}
+
+void facts_hang_test(const struct facts_opts *o, struct host_facts *f)
+{
+	f->hang = f->hang_with_fault = HANG_SKIPPED;
+	f->hang_ms = -1;
+	if (o->hang_test_ms <= 0)
+		return;
+	char *detail = NULL;
+	f->hang = hang_round(o, 0, &f->hang_detail, &f->hang_ms);
+	if (f->hang != HANG_HANGS || stopped(o))
+		return;
+	/* Hung: does CRIU's "no breakpoints" switch help? */
+	long long ms;
+	f->hang_with_fault = hang_round(o, 1, &detail, &ms);
+	if (detail) {
+		char *both =
+		    mig_strdup_printf("%s; with CRIU_FAULT=130: %s", f->hang_detail, detail);
+		free(f->hang_detail);
+		f->hang_detail = both;
+		free(detail);
+	}
+}
+
+void facts_gather(const struct facts_opts *o, struct host_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	facts_gather_tools(o, f);
+	bundle_facts(o, f);
+	container_facts(o, f);
+	space_and_pipe_facts(o, f);
+	facts_hang_test(o, f);
+}
+
+void facts_free(struct host_facts *f)
+{
+	char **strs[] = {&f->runc_version,     &f->runc_error,	      &f->criu_version,
+			 &f->criu_error,       &f->criu_check_detail, &f->base_dir,
+			 &f->bundle_dir,       &f->bundle_detail,     &f->root_path,
+			 &f->container_status, &f->container_error,   &f->hang_detail};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+}
+
+/* ---- JSON ---- */
+
+static const char *const hang_names[] = {"skipped", "ok", "hangs", "failed"};
+
+static void put_str(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static void put_num(cJSON *o, const char *key, long long v)
+{
+	if (v >= 0)
+		cJSON_AddNumberToObject(o, key, (double)v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static void put_tri(cJSON *o, const char *key, int v)
+{
+	if (v == FACT_UNKNOWN)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddBoolToObject(o, key, v == FACT_YES);
+}
+
+static const char *hang_name(int h)
+{
+	return (unsigned)h < 4 ? hang_names[h] : "skipped";
+}
+
+cJSON *facts_to_json(const struct host_facts *f)
+{
+	cJSON *j = cJSON_CreateObject();
+	put_str(j, "runc_version", f->runc_version);
+	put_str(j, "runc_error", f->runc_error);
+	put_str(j, "criu_version", f->criu_version);
+	put_str(j, "criu_error", f->criu_error);
+	put_tri(j, "criu_check", f->criu_check);
+	put_str(j, "criu_check_detail", f->criu_check_detail);
+	cJSON *feat = cJSON_AddObjectToObject(j, "features");
+	for (size_t i = 0; i < FACTS_N_FEATURES; i++)
+		put_tri(feat, facts_features[i], f->features[i]);
+	put_str(j, "base_dir", f->base_dir);
+	put_num(j, "free_bytes", f->free_bytes);
+	cJSON_AddBoolToObject(j, "bundle_ok", f->bundle_ok);
+	put_str(j, "bundle_dir", f->bundle_dir);
+	put_str(j, "bundle_detail", f->bundle_detail);
+	put_str(j, "root_path", f->root_path);
+	put_str(j, "container_status", f->container_status);
+	put_str(j, "container_error", f->container_error);
+	cJSON_AddNumberToObject(j, "container_pid", f->container_pid);
+	put_num(j, "container_memory", f->container_memory);
+	cJSON_AddBoolToObject(j, "cap_sys_resource", f->cap_sys_resource);
+	put_num(j, "pipe_max_size", f->pipe_max_size);
+	cJSON_AddBoolToObject(j, "pipe_max_writable", f->pipe_max_writable);
+	cJSON_AddBoolToObject(j, "criu_fault_set", f->criu_fault_set);
+	cJSON_AddStringToObject(j, "hang_test", hang_name(f->hang));
+	cJSON_AddStringToObject(j, "hang_test_with_fault", hang_name(f->hang_with_fault));
+	put_str(j, "hang_detail", f->hang_detail);
+	put_num(j, "hang_ms", f->hang_ms);
+	return j;
+}
+
+static char *get_str(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	return cJSON_IsString(v) ? mig_xstrdup(v->valuestring) : NULL;
+}
+
+static long long get_num(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e18
+		   ? (long long)v->valuedouble
+		   : -1;
+}
+
+static int get_tri(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	return cJSON_IsBool(v) ? (cJSON_IsTrue(v) ? FACT_YES : FACT_NO) : FACT_UNKNOWN;
+}
+
+static int get_hang(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	for (int i = 0; cJSON_IsString(v) && i < 4; i++)
+		if (!strcmp(v->valuestring, hang_names[i]))
+			return i;
+	return HANG_SKIPPED;
+}
+
+int facts_from_json(const cJSON *j, struct host_facts *f, struct mig_err **err)
+{
+	memset(f, 0, sizeof(*f));
+	if (!cJSON_IsObject(j))
+		return mig_err_set(err, 0, "facts: not a JSON object");
+	f->runc_version = get_str(j, "runc_version");
+	f->runc_error = get_str(j, "runc_error");
+	f->criu_version = get_str(j, "criu_version");
+	f->criu_error = get_str(j, "criu_error");
+	f->criu_check = get_tri(j, "criu_check");
+	f->criu_check_detail = get_str(j, "criu_check_detail");
+	const cJSON *feat = cJSON_GetObjectItemCaseSensitive(j, "features");
+	for (size_t i = 0; i < FACTS_N_FEATURES; i++)
+		f->features[i] = get_tri(feat, facts_features[i]);
+	f->base_dir = get_str(j, "base_dir");
+	f->free_bytes = get_num(j, "free_bytes");
+	f->bundle_ok = get_tri(j, "bundle_ok") == FACT_YES;
+	f->bundle_dir = get_str(j, "bundle_dir");
+	f->bundle_detail = get_str(j, "bundle_detail");
+	f->root_path = get_str(j, "root_path");
+	f->container_status = get_str(j, "container_status");
+	f->container_error = get_str(j, "container_error");
+	long long pid = get_num(j, "container_pid");
+	f->container_pid = pid > 0 && pid <= INT_MAX ? (int)pid : 0;
+	f->container_memory = get_num(j, "container_memory");
+	f->cap_sys_resource = get_tri(j, "cap_sys_resource") == FACT_YES;
+	long long pms = get_num(j, "pipe_max_size");
+	f->pipe_max_size = pms <= LONG_MAX ? (long)pms : -1;
+	f->pipe_max_writable = get_tri(j, "pipe_max_writable") == FACT_YES;
+	f->criu_fault_set = get_tri(j, "criu_fault_set") == FACT_YES;
+	f->hang = get_hang(j, "hang_test");
+	f->hang_with_fault = get_hang(j, "hang_test_with_fault");
+	f->hang_detail = get_str(j, "hang_detail");
+	f->hang_ms = get_num(j, "hang_ms");
+	return 0;
+}
+
+cJSON *facts_request(const char *name, int hang_test_ms)
+{
+	cJSON *req = proto_msg("doctor");
+	cJSON_AddStringToObject(req, "name", name);
+	cJSON_AddNumberToObject(req, "hang_test_ms", hang_test_ms);
+	return req;
+}
+
+int facts_parse_request(const cJSON *req, struct facts_opts *o, struct mig_err **err)
+{
+	const char *name = proto_get_str(req, "name", 1, err);
+	if (!name)
+		return -1;
+	if (!mig_valid_name(name))
+		return mig_err_set(err, 0, "bad container name (" MIG_NAME_RULE ")");
+	o->name = name;
+	o->hang_test_ms = HANG_TEST_MS;
+	if (cJSON_GetObjectItemCaseSensitive(req, "hang_test_ms")) {
+		double ms = 0;
+		if (proto_get_num(req, "hang_test_ms", &ms, 1, err) < 0)
+			return -1;
+		if (ms != ms || ms < 0)
+			return mig_err_set(err, 0, "hang_test_ms must be 0 or more");
+		o->hang_test_ms = ms == 0		  ? 0
+				  : ms < HANG_TEST_MIN_MS ? HANG_TEST_MIN_MS
+				  : ms > HANG_TEST_MAX_MS ? HANG_TEST_MAX_MS
+							  : (int)ms;
+	}
+	return 0;
+}

@@ -1,0 +1,344 @@
+#include "runc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "criu.h"
+#include "fs.h"
+#include "log.h"
+#include "proc.h"
+#include "timeouts.h"
+
+const char *runc_status_name(enum runc_status s)
+{
+	static const char *const names[] = {"absent", "created", "running",
+					    "paused", "stopped", "unknown"};
+	return (unsigned)s <= RUNC_UNKNOWN ? names[s] : "unknown";
+}
+
+/* runc logs errors as logrus lines: time="..." level=error msg="criu failed: ...\nlog file:
+ * ...".  Keep only the msg texts, so that the error a person reads says what went wrong. */
+char *runc_clean_stderr(const char *tail)
+{
+	size_t len = strlen(tail);
+	char *out = mig_xcalloc(1, len + 1), *o = out;
+	const char *p = tail;
+	while (*p) {
+		const char *m = strstr(p, "msg=\"");
+		if (!m) {
+			if (o == out) /* not logrus at all: keep it as it is */
+				return strcpy(out, tail);
+			break;
+		}
+		if (o != out)
+			o += sprintf(o, "; ");
+		for (m += 5; *m && *m != '"'; m++) {
+			if (m[0] == '\\' && m[1]) {
+				m++;
+				*o++ = *m == 'n' ? ' ' : *m;
+			} else {
+				*o++ = *m;
+			}
+		}
+		p = *m ? m + 1 : m;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* proc_result_err quoting runc's messages without logrus decoration. */
+static int runc_result_err(const char *const argv[], struct proc_result *res, struct mig_err **err)
+{
+	char *clean = runc_clean_stderr(res->err_tail);
+	free(res->err_tail);
+	res->err_tail = clean;
+	return proc_result_err(argv, res, err);
+}
+
+/* proc_run_ok for runc. */
+static int runc_run_ok(const char *const argv[], const struct proc_opts *po,
+		       struct proc_result *res, struct mig_err **err)
+{
+	if (proc_run(argv, po, res, err) < 0)
+		return -1;
+	if (res->exited && res->exit_code == 0 && !res->timed_out)
+		return 0;
+	return runc_result_err(argv, res, err);
+}
+
+static size_t runc_base_argv(const struct runc_ctx *rc, const char *argv[RUNC_MAX_ARGS])
+{
+	size_t n = 0;
+	argv[n++] = rc->runc ? rc->runc : "runc";
+	if (rc->root) {
+		argv[n++] = "--root";
+		argv[n++] = rc->root;
+	}
+	if (rc->criu) {
+		argv[n++] = "--criu";
+		argv[n++] = rc->criu;
+	}
+	return n;
+}
+
+void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+			  const char *argv[RUNC_MAX_ARGS], char fd_buf[RUNC_FD_BUF])
+{
+	size_t n = runc_base_argv(rc, argv);
+	argv[n++] = "checkpoint";
+	if (c->pre_dump)
+		argv[n++] = "--pre-dump";
+	if (c->leave_running)
+		argv[n++] = "--leave-running";
+	argv[n++] = "--image-path";
+	argv[n++] = c->image_path;
+	if (c->work_path) {
+		argv[n++] = "--work-path";
+		argv[n++] = c->work_path;
+	}
+	if (c->parent_path) {
+		argv[n++] = "--parent-path";
+		argv[n++] = c->parent_path;
+	}
+	if (c->lazy) {
+		argv[n++] = "--lazy-pages";
+		argv[n++] = "--page-server";
+		argv[n++] = c->page_server;
+		snprintf(fd_buf, RUNC_FD_BUF, "%d", c->status_fd);
+		argv[n++] = "--status-fd";
+		argv[n++] = fd_buf;
+	}
+	argv[n++] = name;
+	argv[n] = NULL;
+}
+
+void runc_restore_argv(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
+		       const char *argv[RUNC_MAX_ARGS])
+{
+	size_t n = runc_base_argv(rc, argv);
+	argv[n++] = "restore";
+	argv[n++] = "-d";
+	if (r->lazy)
+		argv[n++] = "--lazy-pages";
+	argv[n++] = "--image-path";
+	argv[n++] = r->image_path;
+	argv[n++] = "--work-path";
+	argv[n++] = r->work_path;
+	argv[n++] = "--bundle";
+	argv[n++] = r->bundle;
+	if (r->console_socket) {
+		argv[n++] = "--console-socket";
+		argv[n++] = r->console_socket;
+	}
+	argv[n++] = name;
+	argv[n] = NULL;
+}
+
+char *runc_parse_version(const char *out)
+{
+	static const char *const keys[] = {"runc version ", "Version: "};
+	for (size_t i = 0; i < 2; i++) {
+		const char *p = strstr(out, keys[i]);
+		if (!p)
+			continue;
+		p += strlen(keys[i]);
+		size_t n = strcspn(p, " \t\r\n");
+		if (n)
+			return strndup(p, n);
+	}
+	return NULL;
+}
+
+int runc_tool_version(const char *const argv[], char **version, struct mig_err **err)
+{
+	struct proc_opts po = {.timeout_ms = RUNC_QUERY_MS};
+	struct proc_result res;
+	*version = NULL;
+	if (proc_run_ok(argv, &po, &res, err) < 0) {
+		proc_result_free(&res);
+		return -1;
+	}
+	*version = runc_parse_version(res.out);
+	proc_result_free(&res);
+	if (!*version)
+		return mig_err_set(err, 0, "%s --version: unrecognised output", argv[0]);
+	return 0;
+}
+
+int runc_version(const struct runc_ctx *rc, char **version, struct mig_err **err)
+{
+	const char *argv[] = {rc->runc ? rc->runc : "runc", "--version", NULL};
+	return runc_tool_version(argv, version, err);
+}
+
+enum runc_status runc_parse_state(const char *json, int *pid)
+{
+	static const struct {
+		const char *name;
+		enum runc_status st;
+	} map[] = {{"created", RUNC_CREATED},
+		   {"running", RUNC_RUNNING},
+		   {"paused", RUNC_PAUSED},
+		   {"stopped", RUNC_STOPPED}};
+	cJSON *o = cJSON_Parse(json);
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "status");
+	enum runc_status st = RUNC_UNKNOWN;
+	for (size_t i = 0; cJSON_IsString(s) && i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(s->valuestring, map[i].name))
+			st = map[i].st;
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pid");
+	if (pid)
+		*pid = cJSON_IsNumber(p) ? (int)p->valuedouble : 0;
+	cJSON_Delete(o);
+	return st;
+}
+
+int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st,
+	       struct mig_err **err)
+{
+	return runc_state_pid(rc, name, st, NULL, err);
+}
+
+int runc_state_pid(const struct runc_ctx *rc, const char *name, enum runc_status *st, int *pid,
+		   struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	size_t n = runc_base_argv(rc, argv);
+	argv[n++] = "state";
+	argv[n++] = name;
+	argv[n] = NULL;
+	struct proc_opts po = {.timeout_ms = RUNC_QUERY_MS};
+	struct proc_result res;
+	if (proc_run(argv, &po, &res, err) < 0)
+		return -1;
+	int rc_ = 0;
+	if (pid)
+		*pid = 0;
+	if (res.exited && res.exit_code == 0)
+		*st = runc_parse_state(res.out, pid);
+	/* runc says so only in words ("container does not exist"), with exit code 1 as for
+	 * every other failure: its message is the one signal there is. */
+	else if (res.exited && strstr(res.err_tail, "does not exist"))
+		*st = RUNC_ABSENT;
+	else
+		rc_ = runc_result_err(argv, &res, err);
+	proc_result_free(&res);
+	return rc_;
+}
+
+/* Adds the CRIU log lines that say what went wrong to err. */
+static void add_criu_log(struct mig_err **err, const char *dir, const char *log)
+{
+	if (!dir || !err || !*err)
+		return;
+	char *path = mig_strdup_printf("%s/%s", dir, log);
+	char *ex = criu_log_excerpt(path);
+	if (ex)
+		mig_err_append(err, "CRIU log %s says: %s", path, ex);
+	free(ex);
+	free(path);
+}
+
+int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+		    int *timed_out, struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	char fd_buf[RUNC_FD_BUF];
+	runc_checkpoint_argv(rc, name, c, argv, fd_buf);
+	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1};
+	struct proc_result res;
+	int r = runc_run_ok(argv, &po, &res, err);
+	*timed_out = res.timed_out;
+	if (r < 0)
+		add_criu_log(err, c->work_path ? c->work_path : c->image_path,
+			     c->pre_dump ? "pre-dump.log" : "dump.log");
+	proc_result_free(&res);
+	return r;
+}
+
+int runc_checkpoint_spawn(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
+			  struct proc *p, struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	char fd_buf[RUNC_FD_BUF];
+	runc_checkpoint_argv(rc, name, c, argv, fd_buf);
+	int keep[] = {c->status_fd, -1};
+	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1, .keep_fds = keep};
+	return proc_spawn(p, argv, &po, err);
+}
+
+int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
+		 struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	runc_restore_argv(rc, name, r, argv);
+	/* stdout to /dev/null: a restored container whose stdio were pipes inherits runc's. */
+	struct proc_opts po = {
+	    .timeout_ms = rc->timeout_ms, .stdout_null = 1, .hangup_fd = rc->hangup_fd};
+	struct proc_result res;
+	int rv = runc_run_ok(argv, &po, &res, err);
+	if (rv < 0)
+		add_criu_log(err, r->work_path, "restore.log");
+	proc_result_free(&res);
+	return rv;
+}
+
+static int runc_simple(const struct runc_ctx *rc, const char *const extra[], struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	size_t n = runc_base_argv(rc, argv);
+	for (size_t i = 0; extra[i] && n < RUNC_MAX_ARGS - 1; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	struct proc_opts po = {.timeout_ms = RUNC_QUERY_MS, .stdout_null = 1};
+	struct proc_result res;
+	int r = runc_run_ok(argv, &po, &res, err);
+	proc_result_free(&res);
+	return r;
+}
+
+int runc_pause(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+{
+	const char *extra[] = {"pause", name, NULL};
+	return runc_simple(rc, extra, err);
+}
+
+int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+{
+	const char *extra[] = {"resume", name, NULL};
+	return runc_simple(rc, extra, err);
+}
+
+int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+{
+	const char *extra[] = {"kill", name, "KILL", NULL};
+	if (runc_simple(rc, extra, err) < 0)
+		return -1;
+	enum runc_status st = RUNC_RUNNING;
+	for (int i = 0; i < 50 && st == RUNC_RUNNING; i++) {
+		if (runc_state(rc, name, &st, err) < 0)
+			return -1;
+		if (st == RUNC_RUNNING)
+			usleep(100000);
+	}
+	return 0;
+}
+
+int runc_remove_leftover(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+{
+	enum runc_status st;
+	if (runc_state(rc, name, &st, err) < 0)
+		return -1;
+	char *state_dir = mig_strdup_printf("%s/%s", rc->root ? rc->root : RUNC_DEFAULT_ROOT, name);
+	int r = fs_unmount_below(state_dir, err);
+	free(state_dir);
+	if (r < 0 || st == RUNC_ABSENT)
+		return r;
+	log_debug("removing leftover container %s (%s)", name, runc_status_name(st));
+	const char *extra[] = {"delete", "-f", name, NULL};
+	return runc_simple(rc, extra, err);
+}

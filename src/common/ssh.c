@@ -1,0 +1,316 @@
+#include "ssh.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/libssh.h>
+
+#include "proc.h"
+
+/* The longest single wait inside libssh, so that a deadline or a stop is seen. */
+#define CHANNEL_SLICE_MS 1000
+
+struct mig_ssh {
+	ssh_session session;
+	char target[300];
+};
+
+struct ssh_chan_conn {
+	struct mig_conn base;
+	ssh_channel chan;
+	char peer[700];
+};
+
+static int ssh_fail(struct mig_ssh *s, struct mig_err **err, const char *what)
+{
+	return mig_err_set(err, 0, "ssh %s: %s: %s", s->target, what, ssh_get_error(s->session));
+}
+
+static int verify_host(struct mig_ssh *s, const struct ssh_target *o, struct mig_err **err)
+{
+	const char *kh = o->known_hosts ? o->known_hosts : "~/.ssh/known_hosts";
+	char hint[600];
+	snprintf(hint, sizeof(hint), "if the key is right, add it with: ssh-keyscan -p %d %s >> %s",
+		 o->port, o->host, kh);
+	switch (ssh_session_is_known_server(s->session)) {
+	case SSH_KNOWN_HOSTS_OK:
+		return 0;
+	case SSH_KNOWN_HOSTS_CHANGED:
+		return mig_err_set(err, 0,
+				   "ssh %s: the host key CHANGED since it was recorded in %s; "
+				   "refusing to connect (someone may be intercepting)",
+				   s->target, kh);
+	case SSH_KNOWN_HOSTS_OTHER:
+		return mig_err_set(err, 0,
+				   "ssh %s: the host offers a key of another type than the one "
+				   "recorded in %s; refusing to connect",
+				   s->target, kh);
+	case SSH_KNOWN_HOSTS_UNKNOWN:
+	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		return mig_err_set(err, 0, "ssh %s: host key not known (no entry in %s); %s",
+				   s->target, kh, hint);
+	default:
+		return ssh_fail(s, err, "checking the host key");
+	}
+}
+
+static int authenticate(struct mig_ssh *s, const struct ssh_target *o, struct mig_err **err)
+{
+	int rc;
+	if (o->identity) {
+		ssh_key key = NULL;
+		if (ssh_pki_import_privkey_file(o->identity, NULL, NULL, NULL, &key) != SSH_OK)
+			return mig_err_set(err, 0,
+					   "ssh %s: cannot read private key %s (missing, or "
+					   "protected by a passphrase: use ssh-agent instead)",
+					   s->target, o->identity);
+		rc = ssh_userauth_publickey(s->session, NULL, key);
+		ssh_key_free(key);
+	} else {
+		rc = ssh_userauth_publickey_auto(s->session, NULL, NULL);
+	}
+	if (rc == SSH_AUTH_SUCCESS)
+		return 0;
+	if (rc == SSH_AUTH_ERROR)
+		return ssh_fail(s, err, "authentication");
+	return mig_err_set(err, 0,
+			   "ssh %s: public key authentication refused (is the key in %s's "
+			   "authorized_keys on the destination?)",
+			   s->target, o->user);
+}
+
+struct mig_ssh *mig_ssh_connect(const struct ssh_target *o, int timeout_ms, struct mig_err **err)
+{
+	struct mig_ssh *s = mig_xcalloc(1, sizeof(*s));
+	snprintf(s->target, sizeof(s->target), "%s@%s:%d", o->user, o->host, o->port);
+	s->session = ssh_new();
+	if (!s->session) {
+		free(s);
+		mig_err_set(err, 0, "ssh: cannot create a session");
+		return NULL;
+	}
+	long timeout = timeout_ms >= 1000 ? timeout_ms / 1000 : 1;
+	unsigned port = (unsigned)o->port;
+	/* No Nagle: the control channel and the streamed image are many small writes, each of
+	 * which would otherwise wait for the peer's (delayed) ACK of the one before. */
+	int nodelay = 1;
+	int ok = ssh_options_set(s->session, SSH_OPTIONS_NODELAY, &nodelay) == 0 &&
+		 ssh_options_set(s->session, SSH_OPTIONS_HOST, o->host) == 0 &&
+		 ssh_options_set(s->session, SSH_OPTIONS_PORT, &port) == 0 &&
+		 ssh_options_set(s->session, SSH_OPTIONS_USER, o->user) == 0 &&
+		 ssh_options_set(s->session, SSH_OPTIONS_TIMEOUT, &timeout) == 0 &&
+		 (!o->known_hosts ||
+		  ssh_options_set(s->session, SSH_OPTIONS_KNOWNHOSTS, o->known_hosts) == 0);
+	if (!ok) {
+		ssh_fail(s, err, "setting options");
+		goto fail;
+	}
+	if (ssh_connect(s->session) != SSH_OK) {
+		ssh_fail(s, err, "connect");
+		goto fail;
+	}
+	if (verify_host(s, o, err) < 0 || authenticate(s, o, err) < 0)
+		goto fail;
+	return s;
+fail:
+	mig_ssh_close(s);
+	return NULL;
+}
+
+static int chan_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
+			  struct mig_err **err)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	long long deadline = proc_deadline_in(timeout_ms);
+	size_t got = 0;
+	while (got < n) {
+		/* In slices: libssh's read does not return for a signal. */
+		int slice = proc_ms_left(deadline, CHANNEL_SLICE_MS);
+		if (slice == 0)
+			return mig_err_set_status(err, MIG_TIMEOUT, "read from %s: timed out",
+						  c->peer);
+		int r = ssh_channel_read_timeout(sc->chan, (char *)buf + got, (uint32_t)(n - got),
+						 0, slice);
+		if (r == SSH_ERROR)
+			return mig_err_set(err, 0, "read from %s: ssh channel error", c->peer);
+		if (r == 0 && (ssh_channel_is_eof(sc->chan) || ssh_channel_is_closed(sc->chan)))
+			return mig_err_set_status(err, MIG_CLOSED,
+						  "read from %s: connection closed", c->peer);
+		got += (size_t)(r > 0 ? r : 0);
+	}
+	return 0;
+}
+
+static int chan_write_full(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	size_t done = 0;
+	while (done < n) {
+		int r = ssh_channel_write(sc->chan, (const char *)buf + done, (uint32_t)(n - done));
+		if (r == SSH_ERROR || r < 0)
+			return mig_err_set(err, 0, "write to %s: ssh channel error", c->peer);
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static int chan_alive(struct mig_conn *c)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	/* polling processes what the session has received, EOF and close included */
+	int r = ssh_channel_poll(sc->chan, 0);
+	return !(r == SSH_EOF || r == SSH_ERROR || ssh_channel_is_eof(sc->chan) ||
+		 ssh_channel_is_closed(sc->chan));
+}
+
+static void chan_close(struct mig_conn *c)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	if (!sc)
+		return;
+	ssh_channel_send_eof(sc->chan);
+	ssh_channel_close(sc->chan);
+	ssh_channel_free(sc->chan);
+	free(sc);
+}
+
+struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
+				 struct mig_err **err)
+{
+	ssh_channel chan = ssh_channel_new(s->session);
+	if (!chan) {
+		ssh_fail(s, err, "new channel");
+		return NULL;
+	}
+	if (ssh_channel_open_forward(chan, host, port, "127.0.0.1", 0) != SSH_OK) {
+		mig_err_set(err, 0,
+			    "ssh %s: cannot reach %s:%d through SSH (%s): is migrate-dst "
+			    "running there, and does sshd allow TCP forwarding?",
+			    s->target, host, port, ssh_get_error(s->session));
+		ssh_channel_free(chan);
+		return NULL;
+	}
+	struct ssh_chan_conn *sc = mig_xcalloc(1, sizeof(*sc));
+	sc->chan = chan;
+	snprintf(sc->peer, sizeof(sc->peer), "%s:%d via ssh %s", host, port, s->target);
+	sc->base.read_full = chan_read_full;
+	sc->base.write_full = chan_write_full;
+	sc->base.alive = chan_alive;
+	sc->base.close = chan_close;
+	sc->base.peer = sc->peer;
+	return &sc->base;
+}
+
+int mig_ssh_read_file(struct mig_ssh *s, const char *path, char *buf, size_t len,
+		      struct mig_err **err)
+{
+	if (strchr(path, '\''))
+		return mig_err_set(err, 0, "path %s has a quote; not supported", path);
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "cat -- '%s'", path);
+	ssh_channel ch = ssh_channel_new(s->session);
+	if (!ch)
+		return ssh_fail(s, err, "new channel");
+	int r = -1;
+	size_t got = 0;
+	if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, cmd) != SSH_OK) {
+		ssh_fail(s, err, "exec");
+		goto out;
+	}
+	while (got + 1 < len) {
+		int n =
+		    ssh_channel_read_timeout(ch, buf + got, (uint32_t)(len - 1 - got), 0, 10000);
+		if (n == SSH_ERROR) {
+			ssh_fail(s, err, "read");
+			goto out;
+		}
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	ssh_channel_send_eof(ch);
+	/* Let the exit status arrive. */
+	for (int i = 0; i < 100 && !ssh_channel_is_eof(ch); i++)
+		ssh_channel_poll_timeout(ch, 100, 0);
+	int status = ssh_channel_get_exit_status(ch);
+	if (status != 0) {
+		char e[200] = "";
+		ssh_channel_read_timeout(ch, e, sizeof(e) - 1, 1, 1000);
+		e[strcspn(e, "\n")] = '\0';
+		mig_err_set(err, 0, "ssh %s: cat %s failed (status %d)%s%s", s->target, path,
+			    status, e[0] ? ": " : "", e);
+		goto out;
+	}
+	r = 0;
+out:
+	ssh_channel_close(ch);
+	ssh_channel_free(ch);
+	return r;
+}
+
+int mig_ssh_exec(struct mig_ssh *s, const char *cmd, int timeout_ms, char *out, size_t len,
+		 char *errbuf, size_t errlen, int *status, struct mig_err **err)
+{
+	ssh_channel ch = ssh_channel_new(s->session);
+	if (!ch)
+		return ssh_fail(s, err, "new channel");
+	int r = -1;
+	size_t got = 0;
+	long long deadline = proc_now_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+	out[0] = '\0';
+	errbuf[0] = '\0';
+	*status = -1;
+	if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, cmd) != SSH_OK) {
+		ssh_fail(s, err, "exec");
+		goto out;
+	}
+	/* stdout until EOF (what does not fit is read and dropped). */
+	for (;;) {
+		long long left = deadline - proc_now_ms();
+		if (left <= 0) {
+			mig_err_set(err, 0, "ssh %s: '%s' timed out", s->target, cmd);
+			goto out;
+		}
+		char drop[512];
+		char *dst = got + 1 < len ? out + got : drop;
+		uint32_t room = got + 1 < len ? (uint32_t)(len - 1 - got) : sizeof(drop);
+		int n = ssh_channel_read_timeout(ch, dst, room, 0, left > 1000 ? 1000 : (int)left);
+		if (n == SSH_ERROR) {
+			ssh_fail(s, err, "read");
+			goto out;
+		}
+		if (n > 0 && dst != drop)
+			got += (size_t)n;
+		/* Not ssh_channel_is_eof(): it stays false while stderr holds unread data. */
+		if (n == 0 && (ssh_channel_poll(ch, 0) == SSH_EOF || ssh_channel_is_closed(ch)))
+			break;
+	}
+	out[got] = '\0';
+	int e = ssh_channel_read_timeout(ch, errbuf, (uint32_t)(errlen - 1), 1, 1000);
+	errbuf[e > 0 ? e : 0] = '\0';
+	for (int i = 0; i < 50 && (*status = ssh_channel_get_exit_status(ch)) < 0; i++)
+		ssh_channel_poll_timeout(ch, 100, 0);
+	r = 0;
+out:
+	ssh_channel_close(ch);
+	ssh_channel_free(ch);
+	return r;
+}
+
+int mig_ssh_fd(struct mig_ssh *s)
+{
+	return ssh_get_fd(s->session);
+}
+
+void mig_ssh_close(struct mig_ssh *s)
+{
+	if (!s)
+		return;
+	if (s->session) {
+		ssh_disconnect(s->session);
+		ssh_free(s->session);
+	}
+	free(s);
+}

@@ -1,0 +1,39 @@
+/* migrate-dst's shared context (dst.h). */
+#include "dst.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "criu.h"
+
+int dst_ctx_init(struct dst_ctx *d, const struct dst_config *cfg, struct mig_err **err)
+{
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->runc = cfg->runc;
+	char real[PATH_MAX];
+	if (!realpath(cfg->base_dir, real))
+		return mig_err_set(err, errno, "base dir %s", cfg->base_dir);
+	d->base_dir = mig_xstrdup(real);
+	d->auth_on = !cfg->insecure;
+	if (d->auth_on && auth_load_or_create(cfg->token_file, d->token, err) < 0)
+		return -1;
+	struct mig_err *e = NULL;
+	if (runc_version(&d->runc, &d->runc_version, &e) < 0)
+		d->runc_error = mig_err_take(&e);
+	if (criu_version(cfg->criu, &d->criu_version, &e) < 0)
+		d->criu_error = mig_err_take(&e);
+	return 0;
+}
+
+void dst_ctx_free(struct dst_ctx *d)
+{
+	free(d->base_dir);
+	free(d->runc_version);
+	free(d->runc_error);
+	free(d->criu_version);
+	free(d->criu_error);
+	memset(d, 0, sizeof(*d));
+}

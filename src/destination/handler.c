@@ -1,0 +1,178 @@
+/* migrate-dst: one connection (handler.h). */
+#include "handler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+#include "proto.h"
+#include "requests.h"
+#include "session.h"
+#include "stop.h"
+#include "target.h"
+#include "timeouts.h"
+
+/* Logs e and tells the peer before hanging up: it may be a person with nc, or a client
+ * that deserves a reason.  Frees e. */
+static void refuse_and_log(struct mig_conn *c, struct mig_err **e)
+{
+	log_warn("%s: %s", c->peer, mig_err_msg(*e));
+	cJSON *rep = proto_reply(mig_err_msg(*e));
+	struct mig_err *e2 = NULL;
+	if (proto_send(c, rep, &e2) < 0)
+		mig_err_free(&e2); /* the peer is gone: nobody to tell */
+	cJSON_Delete(rep);
+	mig_err_free(e);
+}
+
+static void send_or_log(struct mig_conn *c, const cJSON *msg)
+{
+	struct mig_err *e = NULL;
+	if (proto_send(c, msg, &e) < 0) {
+		log_warn("%s", mig_err_msg(e));
+		mig_err_free(&e);
+	}
+}
+
+/* The copy here must go (a source that did not confirm, pages that did not arrive): the
+ * report says what happened and the log too. */
+static void discard(struct dst_ctx *d, struct dst_session *s, const char *what,
+		    struct mig_err **cause)
+{
+	lazy_stop(&s->lazy);
+	target_discard(d, s->report.container, what, cause);
+	log_error("%s", mig_err_msg(*cause));
+	s->report.ok = 0;
+	report_fail(&s->report, 1, mig_err_msg(*cause));
+	mig_err_free(cause);
+}
+
+/* After a successful restore's reply: the source must confirm it.  A source that gave up
+ * waiting has restored (or will restore) the container on its side, so an unconfirmed copy
+ * here is removed: never two running copies (timeouts.h, 2. and 3.). */
+static void await_commit(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
+{
+	struct mig_err *e = NULL;
+	cJSON *req = proto_recv_split(c, COMMIT_WAIT_MS, FRAME_REST_MS, &e);
+	const char *type = req ? proto_get_str(req, "type", 0, NULL) : NULL;
+	if (type && !strcmp(type, "commit")) {
+		cJSON *rep = dst_handle_request(d, s, req);
+		/* Our reply may be lost, but the source did commit: keep the copy. */
+		send_or_log(c, rep);
+		cJSON_Delete(rep);
+	}
+	cJSON_Delete(req);
+	if (s->committed)
+		return;
+	if (!e)
+		mig_err_set(&e, 0, "the source sent something else than commit");
+	mig_err_wrap(&e, "the source did not confirm the restore");
+	discard(d, s, "unconfirmed copy", &e);
+}
+
+/* After a lazy restore's reply and commit: waits until the lazy-pages daemon has fetched
+ * every page and exited, then tells the source ("lazy_done"); a copy missing pages (its
+ * memory would read as zeros) is removed. */
+static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
+{
+	struct mig_err *e = NULL;
+	long long bytes = REPORT_NONE;
+	int r = lazy_wait(&s->lazy, &bytes, &e);
+	cJSON *msg = proto_msg("lazy_done");
+	s->report.lazy_ms = proc_now_ms() - s->restore_done_ms;
+	s->report.lazy_bytes = bytes;
+	cJSON_AddBoolToObject(msg, "ok", r == 0);
+	cJSON_AddNumberToObject(msg, "lazy_ms", (double)s->report.lazy_ms);
+	if (bytes != REPORT_NONE)
+		cJSON_AddNumberToObject(msg, "lazy_bytes", (double)bytes);
+	if (r < 0) {
+		discard(d, s, "incomplete copy", &e);
+		cJSON_AddStringToObject(msg, "error", s->report.error);
+	}
+	send_or_log(c, msg);
+	cJSON_Delete(msg);
+}
+
+static void print_report(struct dst_ctx *d, struct dst_session *s)
+{
+	s->report.total_ms = proc_now_ms() - s->start_ms;
+	s->report.exit_code = s->report.ok ? 0 : 1;
+	report_print(&s->report, d->cfg->json, d->cfg->verbose, stdout);
+}
+
+/* What follows a successful restore's reply: the commit, the image's size (kept out of
+ * the downtime), the last lazy page. */
+static void after_restore(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
+{
+	if (s->report.ok)
+		await_commit(d, s, c);
+	if (s->image)
+		s->report.dump_bytes = fs_tree_size(s->image);
+	if (s->lazy.running)
+		finish_lazy(d, s, c);
+}
+
+/* Reads and answers one request.  0 to go on, 1 when the connection is over. */
+static int serve_one(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
+{
+	struct mig_err *e = NULL;
+	/* Until a request proves the token, a peer gets no more time than a slow frame:
+	 * idle connections cannot hold the handler slots. */
+	int wait_ms = s->trusted ? IDLE_STEPS * d->runc.timeout_ms : PREAUTH_IDLE_MS;
+	cJSON *req = proto_recv_split(c, wait_ms, FRAME_REST_MS, &e);
+	if (!req) {
+		if (mig_err_status(e) == MIG_CLOSED)
+			mig_err_free(&e);
+		else
+			refuse_and_log(c, &e);
+		return 1;
+	}
+	const char *type = proto_get_str(req, "type", 0, NULL);
+	log_debug("%s: request %s", c->peer, type ? type : "?");
+	int is_restore = type && !strcmp(type, "restore");
+	cJSON *rep = dst_handle_request(d, s, req);
+	cJSON_Delete(req);
+	if (!rep)
+		return 0; /* a streamed file: no reply */
+	send_or_log(c, rep);
+	cJSON_Delete(rep);
+	if (is_restore)
+		after_restore(d, s, c);
+	return (is_restore && s->restore_tried) || s->auth_failed || s->broken;
+}
+
+static void session_free(struct dst_session *s)
+{
+	lazy_stop(&s->lazy);
+	struct mig_err *e = NULL;
+	if (!s->restore_tried && dst_drop_partial_image(s, &e) < 0) {
+		log_warn("%s", mig_err_msg(e));
+		mig_err_free(&e);
+	}
+	free(s->image);
+	free(s->checked_dir);
+	stream_rx_free(&s->rx);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+}
+
+int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
+{
+	struct dst_session s;
+	memset(&s, 0, sizeof(s));
+	s.lock_fd = -1;
+	s.conn = c;
+	s.start_ms = proc_now_ms();
+	report_init(&s.report, "destination", "", "cold");
+	while (!stop_requested() && serve_one(d, &s, c) == 0)
+		;
+	int tried = s.restore_tried;
+	session_free(&s);
+	if (!tried)
+		return DST_NO_MIGRATION;
+	print_report(d, &s);
+	return s.report.ok ? DST_MIGRATED : DST_FAILED;
+}

@@ -1,0 +1,116 @@
+/* migrate-dst, post-copy: the criu lazy-pages daemon (lazy.h). */
+#include "lazy.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "criu.h"
+#include "fs.h"
+#include "proto.h"
+#include "timeouts.h"
+
+/* How often the socket is looked for while the daemon starts. */
+#define SOCKET_POLL_MS 20
+
+/* The page server the source runs, as the request gives it: an IP address and a port. */
+static int req_page_server(const cJSON *req, char addr[64], char port[8], struct mig_err **err)
+{
+	const char *a = proto_get_str(req, "page_server_addr", 1, err);
+	double p = 0;
+	if (!a || proto_get_num(req, "page_server_port", &p, 1, err) < 0)
+		return -1;
+	unsigned char buf[16];
+	if (strlen(a) >= 64 ||
+	    (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1))
+		return mig_err_set(err, 0, "page_server_addr is not an IP address");
+	if (!(p >= 1 && p <= 65535) || p != (int)p)
+		return mig_err_set(err, 0, "page_server_port out of range");
+	snprintf(addr, 64, "%s", a);
+	snprintf(port, 8, "%d", (int)p);
+	return 0;
+}
+
+/* Waits until the daemon's socket appears, or it exits, or LAZY_SOCKET_WAIT_MS pass. */
+static int await_socket(struct dst_lazy *l, const char *sock, struct mig_err **err)
+{
+	long long deadline = proc_now_ms() + LAZY_SOCKET_WAIT_MS;
+	struct proc_result res;
+	int w = 1;
+	while (!fs_exists(sock) && proc_now_ms() < deadline &&
+	       (w = proc_wait_for(&l->proc, SOCKET_POLL_MS, &res, err)) == 1)
+		;
+	if (w < 0) {
+		l->running = 0;
+		return -1;
+	}
+	if (w == 0) {
+		const char *argv[] = {"criu lazy-pages", NULL};
+		l->running = 0;
+		if (res.exited && res.exit_code == 0)
+			mig_err_set(err, 0, "criu lazy-pages exited before serving");
+		else
+			proc_result_err(argv, &res, err);
+		proc_result_free(&res);
+		return -1;
+	}
+	if (!fs_exists(sock))
+		return mig_err_set(err, 0, "criu lazy-pages did not start (no %s)", sock);
+	return 0;
+}
+
+int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, const cJSON *req,
+	       const struct bundle_info *b, struct mig_err **err)
+{
+	char addr[64], port[8];
+	memset(l, 0, sizeof(*l));
+	if (req_page_server(req, addr, port, err) < 0)
+		return -1;
+	char *image = bundle_path(b, "image"), *work = bundle_path(b, "work");
+	char *sock = mig_strdup_printf("%s/lazy-pages.socket", work);
+	l->log = mig_strdup_printf("%s/lazy-pages.log", work);
+	int r = fs_mkdir_p(work, 0700, err);
+	if (r == 0) {
+		const char *argv[CRIU_MAX_ARGS];
+		criu_lazy_pages_argv(criu, addr, port, image, work, l->log, argv);
+		struct proc_opts po = {.timeout_ms = LAZY_FACTOR * step_ms, .stdout_null = 1};
+		r = proc_spawn(&l->proc, argv, &po, err);
+	}
+	if (r == 0) {
+		l->running = 1;
+		r = await_socket(l, sock, err);
+	}
+	free(image);
+	free(work);
+	free(sock);
+	return r;
+}
+
+int lazy_wait(struct dst_lazy *l, long long *bytes, struct mig_err **err)
+{
+	struct proc_result res;
+	*bytes = -1;
+	l->running = 0;
+	if (proc_wait(&l->proc, &res, err) < 0)
+		return -1;
+	const char *argv[] = {"criu lazy-pages", NULL};
+	int ok = res.exited && res.exit_code == 0 && !res.timed_out;
+	*bytes = criu_lazy_log_bytes(l->log);
+	if (!ok)
+		proc_result_err(argv, &res, err);
+	proc_result_free(&res);
+	return ok ? 0 : -1;
+}
+
+void lazy_stop(struct dst_lazy *l)
+{
+	if (l->running) {
+		struct proc_result res;
+		proc_kill(&l->proc, &res);
+		proc_result_free(&res);
+		l->running = 0;
+	}
+	free(l->log);
+	l->log = NULL;
+}

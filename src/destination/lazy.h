@@ -1,0 +1,32 @@
+/* migrate-dst, post-copy: the `criu lazy-pages` daemon that fetches the memory pages from
+ * the source's page server after `runc restore --lazy-pages`. */
+#ifndef MIG_DST_LAZY_H
+#define MIG_DST_LAZY_H
+
+#include <cjson/cJSON.h>
+
+#include "bundle.h"
+#include "err.h"
+#include "proc.h"
+
+struct dst_lazy {
+	struct proc proc;
+	int running;
+	char *log; /* its log file, for the bytes it fetched */
+};
+
+/* Starts the daemon for the page server the restore request names (page_server_addr,
+ * page_server_port: checked), and waits for its socket in BUNDLE/work, which `criu restore
+ * --lazy-pages` connects to.  The daemon may live LAZY_FACTOR steps. */
+int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, const cJSON *req,
+	       const struct bundle_info *b, struct mig_err **err);
+
+/* Waits for the daemon to fetch every page and exit.  Fails when it did not finish well
+ * (then the restored copy is missing memory).  *bytes: the bytes it fetched, from its log
+ * (-1 unknown). */
+int lazy_wait(struct dst_lazy *l, long long *bytes, struct mig_err **err);
+
+/* Ends the daemon if it runs; frees what l holds. */
+void lazy_stop(struct dst_lazy *l);
+
+#endif

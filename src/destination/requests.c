@@ -1,0 +1,304 @@
+/* migrate-dst: the requests of one connection (requests.h). */
+#include "requests.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "criu.h"
+#include "facts.h"
+#include "fs.h"
+#include "mig.h"
+#include "proc.h"
+#include "proto.h"
+#include "restore.h"
+#include "stats.h"
+#include "target.h"
+
+static cJSON *reply_err(struct mig_err **e)
+{
+	cJSON *r = proto_reply(mig_err_msg(*e));
+	mig_err_free(e);
+	return r;
+}
+
+static void add_str_or_null(cJSON *o, const char *key, const char *val)
+{
+	if (val)
+		cJSON_AddStringToObject(o, key, val);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *do_hello(struct dst_ctx *d, struct dst_session *s)
+{
+	struct mig_err *e = NULL;
+	if (auth_nonce(s->nonce, &e) < 0)
+		return reply_err(&e);
+	s->next_seq = 1;
+	cJSON *r = proto_reply(NULL);
+	cJSON_AddBoolToObject(r, "auth", d->auth_on);
+	if (d->auth_on) {
+		cJSON_AddStringToObject(r, "nonce", s->nonce);
+		cJSON_AddStringToObject(r, "token_file", d->cfg->token_file);
+	}
+	cJSON_AddStringToObject(r, "base_dir", d->base_dir);
+	add_str_or_null(r, "runc_version", d->runc_version);
+	add_str_or_null(r, "criu_version", d->criu_version);
+	cJSON_AddStringToObject(r, "version", MIG_VERSION);
+	return r;
+}
+
+/* The container name of a request, validated: it becomes a path component and runc's id. */
+static const char *req_name(const cJSON *req, struct mig_err **err)
+{
+	const char *name = proto_get_str(req, "name", 1, err);
+	if (name && !mig_valid_name(name)) {
+		mig_err_set(err, 0, "bad container name (" MIG_NAME_RULE ")");
+		return NULL;
+	}
+	return name;
+}
+
+/* The request's technique ("cold" when absent). */
+static int req_technique(const cJSON *req, enum technique *t, struct mig_err **err)
+{
+	const char *tech = proto_get_str(req, "technique", 0, NULL);
+	*t = TECH_COLD;
+	if (tech && technique_parse(tech, t) < 0)
+		return mig_err_set(err, 0, "unknown technique '%.40s'", tech);
+	return 0;
+}
+
+/* What the technique needs on this host: lazy restores need userfaultfd. */
+static int check_lazy_support(struct dst_ctx *d, enum technique t, struct mig_err **err)
+{
+	int ok = 1;
+	if (technique_lazy(t) && criu_has_feature(d->cfg->criu, "uffd-noncoop", &ok, err) < 0)
+		return -1;
+	if (!ok)
+		return mig_err_set(err, 0,
+				   "%s needs userfaultfd on the destination (criu check --feature "
+				   "uffd-noncoop fails: kernel option %s); use cold or pre-copy",
+				   technique_name(t), criu_feature_kernel_option("uffd-noncoop"));
+	return 0;
+}
+
+static void set_checked(struct dst_session *s, char *dir)
+{
+	free(s->checked_dir);
+	s->checked_dir = dir;
+}
+
+static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
+{
+	struct mig_err *e = NULL;
+	struct bundle_info b;
+	enum technique t;
+	int fresh = 0, sync = 0, replace = 0;
+	proto_get_bool(req, "sync_bundle", &sync, 0, NULL);
+	proto_get_bool(req, "replace", &replace, 0, NULL);
+	const char *name = req_name(req, &e);
+	if (!name || req_technique(req, &t, &e) < 0 || check_lazy_support(d, t, &e) < 0 ||
+	    (sync && (fresh = target_prepare_new(d, name, &s->lock_fd, &e)) < 0))
+		return reply_err(&e);
+	if (fresh) {
+		report_init(&s->report, "destination", name, technique_name(t));
+		set_checked(s, mig_strdup_printf("%s/%s", d->base_dir, name));
+		cJSON *rep = proto_reply(NULL);
+		cJSON_AddBoolToObject(rep, "send_bundle", 1);
+		return rep;
+	}
+	if (target_check(d, name, replace, &s->lock_fd, &b, &e) < 0)
+		return reply_err(&e);
+	report_init(&s->report, "destination", name, technique_name(t));
+	cJSON *rep = target_clear(&b, &e) < 0 ? reply_err(&e) : proto_reply(NULL);
+	if (!e) {
+		cJSON_AddStringToObject(rep, "bundle", b.dir);
+		cJSON_AddBoolToObject(rep, "terminal", b.terminal);
+		set_checked(s, mig_xstrdup(b.dir));
+	}
+	bundle_free(&b);
+	return rep;
+}
+
+/* migrate-src --check: this host's facts (facts.h); changes nothing, takes no lock. */
+static cJSON *do_doctor(struct dst_ctx *d, const cJSON *req)
+{
+	struct mig_err *e = NULL;
+	struct facts_opts fo = {.runc = &d->runc, .criu = d->cfg->criu, .base_dir = d->base_dir};
+	if (facts_parse_request(req, &fo, &e) < 0)
+		return reply_err(&e);
+	struct host_facts f;
+	facts_gather(&fo, &f);
+	cJSON *rep = proto_reply(NULL);
+	cJSON_AddItemToObject(rep, "facts", facts_to_json(&f));
+	facts_free(&f);
+	return rep;
+}
+
+/* CRIU's restore statistics (stats-restore in runc's --work-path) into the report; a
+ * missing or unreadable file costs only the numbers, and says so. */
+static void add_restore_stats(struct dst_session *s, const char *work)
+{
+	struct criu_restore_stats st;
+	struct mig_err *e = NULL;
+	if (stats_read_restore(work, &st, &e) == 0)
+		report_add_restore_stats(&s->report, &st);
+	else
+		report_warn(&s->report, "%s", mig_err_msg(e));
+	mig_err_free(&e);
+}
+
+int dst_drop_partial_image(struct dst_session *s, struct mig_err **err)
+{
+	if (!s->checked_dir || !s->rx.sum.files)
+		return 0;
+	struct bundle_info b = {.dir = s->checked_dir};
+	if (bundle_clear_dir(&b, "image", err) < 0)
+		return mig_err_wrap(err, "removing the partial image");
+	return 0;
+}
+
+/* A restore that failed before runc ran: the report says why, and so does the reply. */
+static cJSON *refuse_restore(struct dst_session *s, struct mig_err **e)
+{
+	report_fail(&s->report, 1, mig_err_msg(*e));
+	return reply_err(e);
+}
+
+/* The streamed image arrived whole (its count and digest), or it is removed. */
+static int verify_stream(struct dst_session *s, const cJSON *req, struct mig_err **err)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(req, "stream") ||
+	    stream_rx_verify(&s->rx, req, err) == 0)
+		return 0;
+	struct mig_err *e2 = NULL;
+	if (dst_drop_partial_image(s, &e2) < 0) {
+		mig_err_append(err, "%s", mig_err_msg(e2));
+		mig_err_free(&e2);
+	}
+	return -1;
+}
+
+static cJSON *restore_reply(struct dst_session *s)
+{
+	cJSON *rep = proto_reply(NULL);
+	cJSON_AddNumberToObject(rep, "restore_ms", (double)s->report.restore_ms);
+	/* CRIU's own numbers for the source's report (REPORT_NONE when it wrote none). */
+	cJSON_AddNumberToObject(rep, "criu_restore_us", (double)s->report.criu_restore_us);
+	cJSON_AddNumberToObject(rep, "forking_us", (double)s->report.forking_us);
+	cJSON_AddNumberToObject(rep, "pages_restored", (double)s->report.pages_restored);
+	return rep;
+}
+
+static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
+{
+	struct mig_err *e = NULL;
+	struct bundle_info b;
+	enum technique t;
+	const char *name = req_name(req, &e);
+	if (!name || req_technique(req, &t, &e) < 0)
+		return reply_err(&e);
+	if (strcmp(s->report.container, name))
+		report_init(&s->report, "destination", name, technique_name(t));
+	s->restore_tried = 1;
+	/* The check removed a container to replace; here one is a conflict. */
+	if (check_lazy_support(d, t, &e) < 0 || target_check(d, name, 0, &s->lock_fd, &b, &e) < 0)
+		return refuse_restore(s, &e);
+	if (verify_stream(s, req, &e) < 0) {
+		bundle_free(&b);
+		return refuse_restore(s, &e);
+	}
+	long long t0 = proc_now_ms();
+	char *image = bundle_path(&b, "image");
+	char *work = bundle_path(&b, "work");
+	int lazy = technique_lazy(t);
+	int r = lazy ? lazy_start(&s->lazy, d->cfg->criu, d->runc.timeout_ms, req, &b, &e) : 0;
+	if (r == 0)
+		r = restore_container(&d->runc, name, &b, image, work, lazy, &e);
+	if (r == 0)
+		add_restore_stats(s, work);
+	free(work);
+	s->report.restore_ms = proc_now_ms() - t0;
+	s->restore_done_ms = proc_now_ms();
+	bundle_free(&b);
+	if (r < 0) {
+		lazy_stop(&s->lazy);
+		free(image);
+		mig_err_wrap(&e, "restore of %s on the destination", name);
+		return refuse_restore(s, &e);
+	}
+	s->report.ok = 1;
+	/* Sized after the reply (handler.c): a directory walk has no place in the downtime. */
+	free(s->image);
+	s->image = image;
+	return restore_reply(s);
+}
+
+/* A streamed image file (stream.h): into the image dir of the bundle the check prepared.
+ * No reply; a violation gets one and ends the connection. */
+static cJSON *do_file(struct dst_session *s, const cJSON *req)
+{
+	struct mig_err *e = NULL;
+	if (!s->checked_dir) {
+		s->broken = 1;
+		return proto_reply("file before a successful check");
+	}
+	char *dir = mig_strdup_printf("%s/image", s->checked_dir);
+	int r = stream_rx_file(&s->rx, s->conn, req, dir, &e);
+	free(dir);
+	if (r == 0)
+		return NULL;
+	s->broken = 1;
+	return reply_err(&e);
+}
+
+static cJSON *do_commit(struct dst_session *s)
+{
+	if (!s->report.ok)
+		return proto_reply("commit without a successful restore");
+	s->committed = 1;
+	return proto_reply(NULL);
+}
+
+/* Every request but hello proves the token (auth.h). */
+static int authenticate(struct dst_ctx *d, struct dst_session *s, cJSON *req, struct mig_err **err)
+{
+	if (!d->auth_on)
+		return 0;
+	if (!s->nonce[0])
+		return mig_err_set(err, 0,
+				   "authentication required: say hello first (it gives the nonce "
+				   "requests are signed with)");
+	return auth_verify(req, d->token, s->nonce, &s->next_seq, err);
+}
+
+cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
+{
+	const char *type = proto_get_str(req, "type", 0, NULL);
+	if (!type)
+		return proto_reply("field 'type' missing or not a string");
+	if (!strcmp(type, "hello"))
+		return do_hello(d, s);
+	struct mig_err *e = NULL;
+	if (authenticate(d, s, req, &e) < 0) {
+		s->auth_failed = 1;
+		return reply_err(&e);
+	}
+	s->trusted = 1;
+	if (!strcmp(type, "file"))
+		return do_file(s, req);
+	if (!strcmp(type, "check"))
+		return do_check(d, s, req);
+	if (!strcmp(type, "restore"))
+		return do_restore(d, s, req);
+	if (!strcmp(type, "doctor"))
+		return do_doctor(d, req);
+	if (!strcmp(type, "commit"))
+		return do_commit(s);
+	char msg[128];
+	snprintf(msg, sizeof(msg), "unknown request type '%.40s'", type);
+	return proto_reply_code(PROTO_CODE_UNKNOWN_TYPE, msg);
+}

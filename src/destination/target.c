@@ -1,0 +1,122 @@
+/* migrate-dst: the container a connection migrates into (target.h). */
+#include "target.h"
+
+#include <stdlib.h>
+
+#include "fs.h"
+#include "log.h"
+#include "runc.h"
+
+/* One migration per container on this host: a second source is refused at its check. */
+static int lock_target(const struct bundle_info *b, int *lock_fd, struct mig_err **err)
+{
+	if (*lock_fd >= 0)
+		return 0;
+	*lock_fd = bundle_lock(b, err);
+	return *lock_fd < 0 ? -1 : 0;
+}
+
+/* A same-named container here, which the source asked us to remove (--replace): the
+ * experiment loops' "kill, delete, rm -rf" before every run. */
+static int replace_existing(struct dst_ctx *d, const char *name, enum runc_status st,
+			    struct mig_err **err)
+{
+	log_info("--replace: removing the %s container %s", runc_status_name(st), name);
+	if (runc_kill(&d->runc, name, err) < 0 || runc_remove_leftover(&d->runc, name, err) < 0)
+		return mig_err_wrap(err, "removing the existing %s for --replace", name);
+	enum runc_status now;
+	if (runc_state(&d->runc, name, &now, err) < 0)
+		return -1;
+	if (now != RUNC_ABSENT)
+		return mig_err_set(err, 0, "the existing %s is still %s after removing it", name,
+				   runc_status_name(now));
+	return 0;
+}
+
+static int load_bundle(struct dst_ctx *d, const char *name, struct bundle_info *b,
+		       struct mig_err **err)
+{
+	if (bundle_load(d->base_dir, name, b, err) == 0)
+		return 0;
+	char *dir = mig_strdup_printf("%s/%s", d->base_dir, name);
+	if (!fs_exists(dir)) {
+		mig_err_free(err);
+		mig_err_set(err, 0,
+			    "no bundle directory %s (copy the bundle there, see docs/bundles.md, "
+			    "or use --sync-bundle)",
+			    dir);
+	}
+	free(dir);
+	return -1;
+}
+
+int target_check(struct dst_ctx *d, const char *name, int replace, int *lock_fd,
+		 struct bundle_info *b, struct mig_err **err)
+{
+	if (load_bundle(d, name, b, err) < 0)
+		return mig_err_wrap(err, "destination");
+	enum runc_status st;
+	int r = lock_target(b, lock_fd, err);
+	if (r == 0)
+		r = runc_state(&d->runc, name, &st, err);
+	if (r == 0 && st != RUNC_ABSENT && replace)
+		r = replace_existing(d, name, st, err);
+	else if (r == 0 && st != RUNC_ABSENT)
+		r = mig_err_set(err, 0,
+				"a container named %s already exists on the destination (%s); "
+				"remove it there first (runc%s%s delete -f %s), or use --replace",
+				name, runc_status_name(st), d->runc.root ? " --root " : "",
+				d->runc.root ? d->runc.root : "", name);
+	if (r < 0) {
+		bundle_free(b);
+		return mig_err_wrap(err, "destination");
+	}
+	return 0;
+}
+
+int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct mig_err **err)
+{
+	struct bundle_info nb = {.dir = mig_strdup_printf("%s/%s", d->base_dir, name)};
+	char *cfg = bundle_path(&nb, "config.json");
+	int r = 0;
+	enum runc_status st;
+	if (!fs_exists(cfg)) {
+		r = fs_mkdir_p(nb.dir, 0700, err);
+		if (r == 0)
+			r = lock_target(&nb, lock_fd, err);
+		if (r == 0)
+			r = runc_state(&d->runc, name, &st, err);
+		if (r == 0 && st != RUNC_ABSENT)
+			r = mig_err_set(err, 0, "%s has no bundle here but runc knows it (%s)",
+					name, runc_status_name(st));
+		if (r == 0) {
+			log_info("--sync-bundle: %s has no bundle here; the source sends it to %s",
+				 name, nb.dir);
+			r = 1;
+		}
+	}
+	free(cfg);
+	bundle_free(&nb);
+	return r < 0 ? mig_err_wrap(err, "destination") : r;
+}
+
+int target_clear(const struct bundle_info *b, struct mig_err **err)
+{
+	static const char *const dirs[] = {"image", "parent", "work"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (bundle_clear_dir(b, dirs[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+void target_discard(struct dst_ctx *d, const char *name, const char *what, struct mig_err **e)
+{
+	struct mig_err *e2 = NULL;
+	if (runc_kill(&d->runc, name, &e2) == 0 && runc_remove_leftover(&d->runc, name, &e2) == 0)
+		mig_err_wrap(e, "the destination removed its %s of %s", what, name);
+	else
+		mig_err_wrap(
+		    e, "REMOVING the %s of %s on the destination FAILED (%s): stop it by hand",
+		    what, name, mig_err_msg(e2));
+	mig_err_free(&e2);
+}

@@ -1,0 +1,260 @@
+/* The freeze (technique.h): the final dump, the transfer inside the downtime, the restore
+ * request and the commit.  The downtime clock runs from the pause to the restore reply. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "log.h"
+#include "proto.h"
+#include "stats.h"
+#include "stream.h"
+#include "technique.h"
+#include "timeouts.h"
+
+/* Freezes the container with runc pause before the dump: runc returns as soon as the cgroup
+ * is frozen, while CRIU's own freezer loop (cgroup v1) sleeps 100 ms per attempt, which
+ * showed as ~100 ms more downtime in most dumps here.  CRIU dumps a frozen cgroup as it
+ * finds it, and a failed dump leaves it paused, which rollback.c resumes.  Not essential:
+ * a failing pause is a warning and CRIU freezes the container itself. */
+static void pause_first(struct migration *m)
+{
+	struct mig_err *e = NULL;
+	if (runc_pause(&m->p->tools.runc, m->p->what.container, &e) < 0) {
+		report_warn(m->r, "%s; CRIU froze the container itself", mig_err_msg(e));
+		mig_err_free(&e);
+	}
+}
+
+/* The final dump: the freeze starts here.  On failure the outcome is in the report. */
+static int checkpoint(struct migration *m)
+{
+	struct mig_err *e = NULL;
+	int timed_out = 0, r;
+	long long t0 = proc_now_ms();
+	pause_first(m);
+	if (mig_lazy(m)) {
+		r = postcopy_dump(m, &timed_out, &e);
+		if (r < 0)
+			postcopy_abort(m);
+	} else {
+		struct runc_ckpt c = {.image_path = m->image,
+				      .parent_path = m->parent_rel[0] ? m->parent_rel : NULL};
+		r = runc_checkpoint(&m->p->tools.runc, m->p->what.container, &c, &timed_out, &e);
+	}
+	m->r->dump_ms = proc_now_ms() - t0;
+	if (r == 0)
+		return 0;
+	dump_failed(m, &e, timed_out, "checkpoint");
+	return -1;
+}
+
+/* A rootfs unchanged since the first pass (same digest) needs no rsync in the downtime. */
+static int rootfs_changed(struct migration *m)
+{
+	unsigned char now[32];
+	struct mig_err *e = NULL;
+	int same = m->have_digest && fs_tree_digest(m->b.rootfs, now, &e) == 0 &&
+		   !memcmp(now, m->rootfs_digest, sizeof(now));
+	mig_err_free(&e); /* an unreadable tree is a changed one: the rsync runs */
+	if (same)
+		log_debug("the rootfs did not change since the first pass");
+	return !same;
+}
+
+/* The final rsync, inside the downtime: the rootfs delta and (with --transfer rsync) the
+ * image. */
+static int transfer(struct migration *m, struct mig_err **err)
+{
+	const char *srcs[3];
+	size_t n = 0;
+	if (m->p->how.transfer_rsync)
+		n = xfer_sources(m, srcs);
+	else if (m->p->what.sync_rootfs && rootfs_changed(m))
+		srcs[n++] = m->b.rootfs;
+	m->r->xfer_ms = 0;
+	m->r->xfer_bytes = 0;
+	if (n == 0)
+		return 0;
+	struct xfer_stats st;
+	m->xfer.label = "transfer";
+	int r = xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err);
+	m->r->xfer_ms = st.elapsed_ms;
+	m->r->xfer_bytes = st.bytes_sent;
+	return r < 0 ? mig_err_wrap(err, "transfer") : 0;
+}
+
+static void sign_cb(void *ctx, cJSON *msg)
+{
+	session_sign(ctx, msg);
+}
+
+/* The image through the control channel (stream.h), right before the restore request. */
+static int stream_image(struct migration *m, cJSON *req, struct mig_err **err)
+{
+	/* Level 1: the fastest; at 20 Mbit/s the link, not the CPU, is the limit. */
+	struct stream_tx tx = {.c = m->sess.ctl,
+			       .sign = sign_cb,
+			       .sign_ctx = &m->sess,
+			       .progress = m->xfer.progress,
+			       .zstd_level = m->p->how.compress == COMPRESS_NONE ? 0 : 1};
+	struct stream_sum sum;
+	long long t0 = proc_now_ms();
+	if (stream_send_dir(&tx, m->image, &sum, err) < 0)
+		return mig_err_wrap(err, "sending the image");
+	m->r->xfer_ms += proc_now_ms() - t0;
+	m->r->xfer_bytes += sum.wire;
+	stream_sum_to_json(&sum, req);
+	return 0;
+}
+
+/* A number of the destination's reply, or -1 (REPORT_NONE) when absent or out of range. */
+static long long reply_num(const cJSON *rep, const char *key)
+{
+	long long v;
+	return proto_get_count(rep, key, PROTO_MAX_COUNT, &v, 0, NULL) == 0 ? v : REPORT_NONE;
+}
+
+/* The destination's restore time and CRIU's restore statistics, as its reply carries them. */
+static void take_restore_reply(struct migration *m, const cJSON *rep)
+{
+	struct criu_restore_stats st = {.present = 1};
+	st.restore_us = reply_num(rep, "criu_restore_us");
+	st.forking_us = reply_num(rep, "forking_us");
+	st.pages_restored = reply_num(rep, "pages_restored");
+	report_add_restore_stats(m->r, &st);
+	long long ms = reply_num(rep, "restore_ms");
+	if (ms >= 0)
+		m->r->restore_ms = ms;
+}
+
+/* CRIU's statistics of the final dump (stats-dump in the image dir), read once the
+ * downtime is over; a missing file costs only the numbers. */
+static void add_dump_stats(struct migration *m)
+{
+	struct criu_dump_stats st;
+	struct mig_err *e = NULL;
+	if (stats_read_dump(m->image, &st, &e) == 0)
+		report_add_dump_stats(m->r, &st);
+	else
+		report_warn(m->r, "%s", mig_err_msg(e));
+	mig_err_free(&e);
+}
+
+static cJSON *restore_request(struct migration *m)
+{
+	const struct plan *p = m->p;
+	cJSON *req = proto_msg("restore");
+	cJSON_AddStringToObject(req, "name", p->what.container);
+	cJSON_AddStringToObject(req, "technique", technique_name(p->how.technique));
+	if (mig_lazy(m)) {
+		cJSON_AddBoolToObject(req, "lazy", 1);
+		cJSON_AddStringToObject(req, "page_server_addr", m->ps_addr);
+		cJSON_AddNumberToObject(req, "page_server_port", p->how.page_server_port);
+	}
+	return req;
+}
+
+/* Sends the image (unless rsync took it) and the restore request.  A handler that died
+ * (migrate-dst killed) was asked for nothing yet: safe to roll back. */
+static int send_restore(struct migration *m, struct mig_err **err)
+{
+	if (!m->sess.ctl->alive(m->sess.ctl))
+		return mig_err_set(err, 0,
+				   "the control connection to migrate-dst closed before the "
+				   "restore request (was migrate-dst stopped?)");
+	cJSON *req = restore_request(m);
+	/* A stop asked while the image streamed: the restore is not asked for. */
+	int r = (!m->p->how.transfer_rsync && stream_image(m, req, err) < 0) || check_stop(err) < 0
+		    ? -1
+		    : 0;
+	if (r == 0) {
+		session_sign(&m->sess, req);
+		if ((r = proto_send(m->sess.ctl, req, err)) < 0)
+			mig_err_wrap(err, "restore request");
+	}
+	cJSON_Delete(req);
+	return r;
+}
+
+/* Asks the destination to restore.  *unknown is set when the connection broke after the
+ * request: a destination handler that died leaves its runc restore running, so the
+ * container may or may not run there.  (When we stop waiting ourselves, the handler
+ * notices our hang-up and stops the restore: *unknown stays 0; timeouts.h, 1.) */
+static int request_restore(struct migration *m, int *unknown, struct mig_err **err)
+{
+	*unknown = 0;
+	if (send_restore(m, err) < 0)
+		return -1;
+	int wait_ms = m->p->tools.runc.timeout_ms + RESTORE_REPLY_MARGIN_MS;
+	cJSON *rep = proto_recv(m->sess.ctl, wait_ms, err);
+	if (!rep) {
+		*unknown = mig_err_status(*err) != MIG_TIMEOUT;
+		return mig_err_wrap(err, "no answer to the restore request");
+	}
+	int ok = 0;
+	proto_get_bool(rep, "ok", &ok, 0, NULL);
+	if (!ok) {
+		const char *why = proto_get_str(rep, "error", 0, NULL);
+		mig_err_set(err, 0, "%s", why ? why : "destination refused the restore");
+	} else {
+		take_restore_reply(m, rep);
+	}
+	cJSON_Delete(rep);
+	return ok ? 0 : -1;
+}
+
+/* Confirms the destination's restore: a destination that gets no commit removes its copy.
+ * *unknown is set unless the destination answered: a broken connection may mean its
+ * handler died, and then nobody removes the copy there. */
+static int commit(struct migration *m, int *unknown, struct mig_err **err)
+{
+	cJSON *req = proto_msg("commit");
+	cJSON_AddStringToObject(req, "name", m->p->what.container);
+	session_sign(&m->sess, req);
+	*unknown = 1;
+	int r = proto_send(m->sess.ctl, req, err);
+	cJSON_Delete(req);
+	if (r < 0)
+		return mig_err_wrap(err, "commit");
+	cJSON *rep = proto_recv(m->sess.ctl, CONTROL_REPLY_MS, err);
+	if (!rep)
+		return mig_err_wrap(err, "no answer to the commit");
+	*unknown = 0;
+	int ok = 0;
+	proto_get_bool(rep, "ok", &ok, 0, NULL);
+	if (!ok) {
+		const char *why = proto_get_str(rep, "error", 0, NULL);
+		mig_err_set(err, 0, "destination refused the commit: %s", why ? why : "?");
+	}
+	cJSON_Delete(rep);
+	return ok ? 0 : -1;
+}
+
+int freeze_and_move(struct migration *m)
+{
+	struct mig_err *e = NULL;
+	long long t_freeze = proc_now_ms();
+	if (checkpoint(m) < 0)
+		return m->r->exit_code;
+	/* A stop asked during the dump: no point sending an image we will not use. */
+	if (check_stop(&e) < 0 || transfer(m, &e) < 0 || check_stop(&e) < 0)
+		return rollback(m, &e);
+	/* Without an answer the source gives up and restores its own copy: the destination
+	 * stops its restore when we hang up, or removes the copy we never commit. */
+	int unknown = 0, r = request_restore(m, &unknown, &e);
+	if (r == 0)
+		m->r->downtime_ms = proc_now_ms() - t_freeze;
+	if (r < 0 || commit(m, &unknown, &e) < 0) {
+		if (unknown)
+			return unknown_outcome(m, &e);
+		hang_up(m);
+		return rollback(m, &e);
+	}
+	if (mig_lazy(m) && postcopy_finish(m, &e) < 0)
+		return lazy_failed(m, &e);
+	m->r->dump_bytes = fs_tree_size(m->image);
+	add_dump_stats(m);
+	m->r->ok = 1;
+	m->r->exit_code = EXIT_MIGRATED;
+	return EXIT_MIGRATED;
+}

@@ -1,0 +1,151 @@
+/* Preflight: everything before the container is touched (technique.h).  A failure here is
+ * a refusal: exit 2, the container runs on as before. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "criu.h"
+#include "fs.h"
+#include "log.h"
+#include "proto.h"
+#include "technique.h"
+#include "timeouts.h"
+
+/* The bundle, its lock, the rootfs inside it, and runc's word that the container runs. */
+static int local_checks(struct migration *m, struct mig_err **err)
+{
+	const struct plan *p = m->p;
+	const char *name = p->what.container;
+	if (bundle_load(p->what.base_dir, name, &m->b, err) < 0 ||
+	    (m->lock_fd = bundle_lock(&m->b, err)) < 0)
+		return mig_err_wrap(err, "source");
+	if (p->what.sync_rootfs && strchr(m->b.root_path, '/'))
+		return mig_err_set(err, 0,
+				   "the rootfs of %s is at '%s', outside the bundle: it cannot be "
+				   "synced; use --no-rootfs-sync if both hosts share it",
+				   name, m->b.root_path);
+	m->image = bundle_path(&m->b, "image");
+	m->parent = bundle_path(&m->b, "parent");
+	enum runc_status st;
+	if (runc_state(&p->tools.runc, name, &st, err) < 0)
+		return mig_err_wrap(err, "source");
+	if (st != RUNC_RUNNING)
+		return mig_err_set(err, 0,
+				   "container %s is %s on this host (runc root %s), not running",
+				   name, runc_status_name(st),
+				   p->tools.runc.root ? p->tools.runc.root : RUNC_DEFAULT_ROOT);
+	return 0;
+}
+
+/* What the technique needs on this host, checked before anything is frozen. */
+static int check_source_features(struct migration *m, struct mig_err **err)
+{
+	const struct plan *p = m->p;
+	if (mig_precopy(m)) {
+		int ok = 0;
+		if (criu_has_feature(p->tools.criu, "mem_dirty_track", &ok, err) < 0)
+			return -1;
+		if (!ok)
+			return mig_err_set(
+			    err, 0,
+			    "%s needs memory dirty tracking, which this host lacks "
+			    "(criu check --feature mem_dirty_track fails: kernel option "
+			    "%s); use cold or post-copy",
+			    technique_name(p->how.technique),
+			    criu_feature_kernel_option("mem_dirty_track"));
+	}
+	if (mig_lazy(m)) {
+		char *note = NULL;
+		if (criu_pipe_size_prepare(p->how.no_sysctl, "/proc/sys", &note, err) < 0)
+			return -1;
+		if (note)
+			log_info("%s", note);
+		free(note);
+	}
+	return 0;
+}
+
+/* SSH (unless --direct), the control channel, hello and the token (session.h); then the
+ * destination's check of its side. */
+static int hello_and_check(struct migration *m, struct mig_err **err)
+{
+	const struct plan *p = m->p;
+	struct ctl_session *cs = &m->sess;
+	if (session_ssh(cs, err) < 0 || session_control(cs, err) < 0 || session_hello(cs, err) < 0)
+		return -1;
+	m->dst_bundle = mig_strdup_printf("%s/%s", cs->base_dir, p->what.container);
+	log_debug("destination: migrate-dst %s, base dir %s",
+		  cs->dst_version ? cs->dst_version : "?", cs->base_dir);
+	cJSON *req = proto_msg("check");
+	cJSON_AddStringToObject(req, "name", p->what.container);
+	cJSON_AddStringToObject(req, "technique", technique_name(p->how.technique));
+	if (p->how.replace)
+		cJSON_AddBoolToObject(req, "replace", 1);
+	if (p->how.sync_bundle)
+		cJSON_AddBoolToObject(req, "sync_bundle", 1);
+	session_sign(cs, req);
+	cJSON *rep = proto_call(cs->ctl, req, CONTROL_REPLY_MS, err);
+	cJSON_Delete(req);
+	if (rep)
+		proto_get_bool(rep, "send_bundle", &m->send_bundle, 0, NULL);
+	cJSON_Delete(rep);
+	return rep ? 0 : -1;
+}
+
+/* Taken before the first pass: whatever changes from then on differs from it, and an
+ * unchanged rootfs needs no rsync in the downtime (freeze.c). */
+static void take_rootfs_digest(struct migration *m)
+{
+	struct mig_err *e = NULL;
+	m->have_digest = fs_tree_digest(m->b.rootfs, m->rootfs_digest, &e) == 0;
+	if (!m->have_digest)
+		report_warn(m->r, "%s: the final rootfs pass will run", mig_err_msg(e));
+	mig_err_free(&e);
+}
+
+/* Before the freeze: a fresh, empty image dir, and a first rsync of the rootfs while the
+ * container still runs (also proving that rsync and ssh work before anything is frozen). */
+static int presync(struct migration *m, struct mig_err **err)
+{
+	const struct plan *p = m->p;
+	if (bundle_clear_dir(&m->b, "image", err) < 0 || fs_mkdir_p(m->image, 0700, err) < 0)
+		return -1;
+	const char *srcs[3];
+	size_t n = xfer_sources(m, srcs);
+	/* --sync-bundle, and the destination has none: its config goes with the first pass. */
+	char *config = m->send_bundle ? bundle_path(&m->b, "config.json") : NULL;
+	if (config) {
+		log_info("sending the bundle of %s (config.json%s) to %s", p->what.container,
+			 p->what.sync_rootfs ? " and rootfs" : "", p->where.ssh.host);
+		srcs[n++] = config;
+	}
+	struct xfer_stats st;
+	m->xfer.label = "pre-sync";
+	if (!p->how.transfer_rsync && p->what.sync_rootfs)
+		take_rootfs_digest(m);
+	int r = xfer_rsync(&m->xfer, XFER_ROOTFS, srcs, n, m->dst_bundle, &st, err);
+	free(config);
+	if (r < 0)
+		return mig_err_wrap(err, "first rootfs sync");
+	m->r->sync_ms = st.elapsed_ms;
+	m->r->sync_bytes = st.bytes_sent;
+	return 0;
+}
+
+size_t xfer_sources(const struct migration *m, const char *srcs[3])
+{
+	size_t n = 0;
+	if (m->p->what.sync_rootfs)
+		srcs[n++] = m->b.rootfs;
+	srcs[n++] = m->image;
+	return n;
+}
+
+int preflight(struct migration *m, struct mig_err **err)
+{
+	if (local_checks(m, err) < 0 || check_source_features(m, err) < 0 || check_stop(err) < 0 ||
+	    hello_and_check(m, err) < 0 || xfer_master_start(&m->xfer, &m->master, err) < 0 ||
+	    (mig_lazy(m) && postcopy_prepare(m, err) < 0) || check_stop(err) < 0 ||
+	    presync(m, err) < 0)
+		return -1;
+	return check_stop(err);
+}

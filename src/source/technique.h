@@ -1,0 +1,89 @@
+/* The state of one migration on the source, and the steps the technique files share:
+ * migrate.c (the outline), preflight.c (nothing touched yet), precopy.c (the rounds),
+ * freeze.c (the final dump, the transfer, the restore request, the commit), postcopy.c
+ * (the lazy dump and its page server), rollback.c (what a failure after the checkpoint
+ * does).  Not for use outside them. */
+#ifndef MIG_TECHNIQUE_H
+#define MIG_TECHNIQUE_H
+
+#include "bundle.h"
+#include "plan.h"
+#include "proc.h"
+#include "report.h"
+#include "runc.h"
+#include "session.h"
+#include "transfer.h"
+
+struct migration {
+	const struct plan *p;
+	struct mig_report *r;
+	struct bundle_info b;
+	int lock_fd;		 /* bundle_lock(), held for the whole migration; -1 before */
+	char *image;		 /* BUNDLE/image on the source */
+	char *parent;		 /* BUNDLE/parent: pre-dump rounds in parent/1, parent/2, ... */
+	char parent_rel[32];	 /* the last round, relative to image ("../parent/N"), or "" */
+	struct ctl_session sess; /* SSH, control channel, token (session.h) */
+	struct xfer_ctx xfer;
+	struct xfer_master master;	 /* the SSH connection every rsync reuses */
+	char *dst_bundle;		 /* the bundle's path on the destination */
+	unsigned char rootfs_digest[32]; /* fs_tree_digest before the first pass */
+	int have_digest;
+	int send_bundle; /* --sync-bundle, and the destination has no bundle */
+	/* post-copy */
+	char *page_server; /* "ADDR:PORT" the page server listens on */
+	char ps_addr[64];
+	struct proc lazy; /* the lazy checkpoint, serving pages */
+	int lazy_running;
+};
+
+static inline int mig_lazy(const struct migration *m)
+{
+	return technique_lazy(m->p->how.technique);
+}
+
+static inline int mig_precopy(const struct migration *m)
+{
+	return technique_precopy(m->p->how.technique);
+}
+
+/* Fails with "interrupted" when a stop was requested (stop.h). */
+int check_stop(struct mig_err **err);
+
+/* preflight.c: everything before anything is touched (failure: exit 2). */
+int preflight(struct migration *m, struct mig_err **err);
+/* What rsync sends of the bundle: the rootfs (unless shared) and the image dir; srcs has
+ * room for one more. */
+size_t xfer_sources(const struct migration *m, const char *srcs[3]);
+
+/* precopy.c: the pre-dump rounds, each sent while the container keeps running.  On failure
+ * the container has been touched; *err says why. */
+int precopy_rounds(struct migration *m, struct mig_err **err);
+
+/* freeze.c: the final dump, the transfer, the restore request and the commit.  Returns the
+ * exit code, the report filled. */
+int freeze_and_move(struct migration *m);
+
+/* postcopy.c: picks the page server address (before the freeze). */
+int postcopy_prepare(struct migration *m, struct mig_err **err);
+/* Starts the lazy final dump and waits until its image is ready (the freeze). */
+int postcopy_dump(struct migration *m, int *timed_out, struct mig_err **err);
+/* After the destination runs the container: waits for its "lazy_done" message and for the
+ * page server to exit, and reports. */
+int postcopy_finish(struct migration *m, struct mig_err **err);
+/* Stops the page server (after a failure). */
+void postcopy_abort(struct migration *m);
+
+/* rollback.c: the outcomes of a failure.  Each takes *cause over (err.h), fills the report
+ * and returns the exit code. */
+/* A dump (pre-dump or final) failed or hung: make sure the container runs again. */
+int dump_failed(struct migration *m, struct mig_err **cause, int timed_out, const char *what);
+/* A failure after the checkpoint, the destination running nothing: restore it here. */
+int rollback(struct migration *m, struct mig_err **cause);
+/* The destination may or may not run the container: only a person can tell. */
+int unknown_outcome(struct migration *m, struct mig_err **cause);
+/* Post-copy: the pages did not all reach the destination after its restore. */
+int lazy_failed(struct migration *m, struct mig_err **cause);
+/* Closes the control channel, which tells the destination to stop its restore. */
+void hang_up(struct migration *m);
+
+#endif
