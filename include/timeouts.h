@@ -57,6 +57,8 @@
 /* ---- external programs ---- */
 /* runc state/version/pause/resume/kill/delete and criu --version: answered in ms. */
 #define RUNC_QUERY_MS 30000
+/* runc kill NAME KILL: how long to wait for the container to stop before going on. */
+#define RUNC_KILL_WAIT_MS 5000
 /* criu check (with or without --feature), nsenter + iptables. */
 #define CRIU_CHECK_MS 30000
 /* runc restore hands the console socket over during the restore: it is queued already. */

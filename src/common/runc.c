@@ -313,17 +313,21 @@ int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **er
 	return runc_simple(rc, extra, err);
 }
 
+/* How often runc_kill asks whether the container stopped. */
+#define KILL_POLL_US 100000
+
 int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err)
 {
 	const char *extra[] = {"kill", name, "KILL", NULL};
 	if (runc_simple(rc, extra, err) < 0)
 		return -1;
 	enum runc_status st = RUNC_RUNNING;
-	for (int i = 0; i < 50 && st == RUNC_RUNNING; i++) {
+	long long deadline = proc_deadline_in(RUNC_KILL_WAIT_MS);
+	while (st == RUNC_RUNNING && proc_ms_left(deadline, -1) > 0) {
 		if (runc_state(rc, name, &st, err) < 0)
 			return -1;
 		if (st == RUNC_RUNNING)
-			usleep(100000);
+			usleep(KILL_POLL_US);
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <libssh/libssh.h>
 
 #include "proc.h"
+#include "timeouts.h"
 
 /* The longest single wait inside libssh, so that a deadline or a stop is seen. */
 #define CHANNEL_SLICE_MS 1000
@@ -202,54 +203,6 @@ struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 	return &sc->base;
 }
 
-int mig_ssh_read_file(struct mig_ssh *s, const char *path, char *buf, size_t len,
-		      struct mig_err **err)
-{
-	if (strchr(path, '\''))
-		return mig_err_set(err, 0, "path %s has a quote; not supported", path);
-	char cmd[4200];
-	snprintf(cmd, sizeof(cmd), "cat -- '%s'", path);
-	ssh_channel ch = ssh_channel_new(s->session);
-	if (!ch)
-		return ssh_fail(s, err, "new channel");
-	int r = -1;
-	size_t got = 0;
-	if (ssh_channel_open_session(ch) != SSH_OK || ssh_channel_request_exec(ch, cmd) != SSH_OK) {
-		ssh_fail(s, err, "exec");
-		goto out;
-	}
-	while (got + 1 < len) {
-		int n =
-		    ssh_channel_read_timeout(ch, buf + got, (uint32_t)(len - 1 - got), 0, 10000);
-		if (n == SSH_ERROR) {
-			ssh_fail(s, err, "read");
-			goto out;
-		}
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	ssh_channel_send_eof(ch);
-	/* Let the exit status arrive. */
-	for (int i = 0; i < 100 && !ssh_channel_is_eof(ch); i++)
-		ssh_channel_poll_timeout(ch, 100, 0);
-	int status = ssh_channel_get_exit_status(ch);
-	if (status != 0) {
-		char e[200] = "";
-		ssh_channel_read_timeout(ch, e, sizeof(e) - 1, 1, 1000);
-		e[strcspn(e, "\n")] = '\0';
-		mig_err_set(err, 0, "ssh %s: cat %s failed (status %d)%s%s", s->target, path,
-			    status, e[0] ? ": " : "", e);
-		goto out;
-	}
-	r = 0;
-out:
-	ssh_channel_close(ch);
-	ssh_channel_free(ch);
-	return r;
-}
-
 int mig_ssh_exec(struct mig_ssh *s, const char *cmd, int timeout_ms, char *out, size_t len,
 		 char *errbuf, size_t errlen, int *status, struct mig_err **err)
 {
@@ -258,7 +211,7 @@ int mig_ssh_exec(struct mig_ssh *s, const char *cmd, int timeout_ms, char *out, 
 		return ssh_fail(s, err, "new channel");
 	int r = -1;
 	size_t got = 0;
-	long long deadline = proc_now_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
+	long long deadline = proc_now_ms() + (timeout_ms > 0 ? timeout_ms : REMOTE_EXEC_MS);
 	out[0] = '\0';
 	errbuf[0] = '\0';
 	*status = -1;
@@ -313,4 +266,22 @@ void mig_ssh_close(struct mig_ssh *s)
 		ssh_free(s->session);
 	}
 	free(s);
+}
+
+int mig_ssh_read_file(struct mig_ssh *s, const char *path, char *buf, size_t len,
+		      struct mig_err **err)
+{
+	if (strchr(path, '\''))
+		return mig_err_set(err, 0, "path %s has a quote; not supported", path);
+	char *cmd = mig_strdup_printf("cat -- '%s'", path);
+	char e[200];
+	int status = -1;
+	int r = mig_ssh_exec(s, cmd, REMOTE_EXEC_MS, buf, len, e, sizeof(e), &status, err);
+	free(cmd);
+	if (r == 0 && status != 0) {
+		e[strcspn(e, "\n")] = '\0';
+		r = mig_err_set(err, 0, "ssh %s: cat %s failed (status %d)%s%s", s->target, path,
+				status, e[0] ? ": " : "", e);
+	}
+	return r;
 }
