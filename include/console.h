@@ -25,9 +25,9 @@ struct console_sock {
 int console_listen(struct console_sock *cs, struct mig_err **err);
 
 /* Accepts runc's connection (within timeout_ms), receives the pty master and starts the
- * keeper that drains it into log_path (or discards it when log_path is NULL).  Returns the
- * keeper's PID in *keeper (for tests and logs). */
-int console_take(struct console_sock *cs, int timeout_ms, const char *log_path, pid_t *keeper,
+ * keeper that drains it into log_fd (a copy of it; or discards it when log_fd is -1).
+ * Returns the keeper's PID in *keeper (for tests and logs). */
+int console_take(struct console_sock *cs, int timeout_ms, int log_fd, pid_t *keeper,
 		 struct mig_err **err);
 
 /* Closes the socket and removes it and its directory. */

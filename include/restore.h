@@ -7,7 +7,8 @@
 #include "err.h"
 #include "runc.h"
 
-/* Restores name from image into bundle b with CRIU work dir work (created), serving the
+/* Restores name from BUNDLE/image into bundle b with CRIU work dir BUNDLE/work (image and
+ * work are names in the bundle, "image" and "work"; work is created), serving the
  * console socket when the bundle's process.terminal is true (console log in
  * BUNDLE/console.log), with --lazy-pages when lazy (a criu lazy-pages daemon must be
  * serving work's socket), and checks that the container runs.  On failure removes what the

@@ -94,8 +94,41 @@ static void __attribute__((noreturn)) keeper_loop(int master, int log)
 	}
 }
 
+/* In the keeper: stdio on /dev/null, the pty master at 3, the log at 4 (when there is
+ * one), and every other descriptor closed, however high (close_range, not a loop up to an
+ * assumed limit).  Returns the log's descriptor, or -1. */
+static int keeper_fds(int master, int log)
+{
+	int m = fcntl(master, F_DUPFD, 10);
+	int l = log >= 0 ? fcntl(log, F_DUPFD, 10) : -1;
+	int devnull = open("/dev/null", O_RDWR);
+	if (m < 0 || devnull < 0 || (log >= 0 && l < 0))
+		_exit(1);
+	dup2(devnull, 0);
+	dup2(devnull, 1);
+	dup2(devnull, 2);
+	dup2(m, 3);
+	if (l >= 0)
+		dup2(l, 4);
+	unsigned first = l >= 0 ? 5 : 4;
+	if (close_range(first, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long fd = first; fd < (max > 0 ? max : 65536); fd++)
+			close((int)fd);
+	}
+	return l >= 0 ? 4 : -1;
+}
+
+static pid_t wait_retry(pid_t pid)
+{
+	pid_t r;
+	while ((r = waitpid(pid, NULL, 0)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
 /* Double fork, so the keeper is not our child: it outlives us and init reaps it. */
-static int start_keeper(int master, const char *log_path, pid_t *keeper, struct mig_err **err)
+static int start_keeper(int master, int log, pid_t *keeper, struct mig_err **err)
 {
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -113,39 +146,26 @@ static int start_keeper(int master, const char *log_path, pid_t *keeper, struct 
 			signal(SIGHUP, SIG_IGN);
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
-			int log =
-			    log_path
-				? open(log_path,
-				       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)
-				: -1;
-			int keep[] = {master, log, pfd[1]};
-			for (int fd = 0; fd < 1024; fd++)
-				if (fd != keep[0] && fd != keep[1] && fd != keep[2])
-					close(fd);
-			int devnull = open("/dev/null", O_RDWR);
-			if (devnull >= 0 && devnull <= 2) {
-				dup2(devnull, 0);
-				dup2(devnull, 1);
-				dup2(devnull, 2);
-			}
-			close(pfd[1]);
-			keeper_loop(master, log);
+			int l = keeper_fds(master, log);
+			keeper_loop(3, l);
 		}
 		(void)!write(pfd[1], &k, sizeof(k));
 		_exit(k < 0);
 	}
 	close(pfd[1]);
 	pid_t k = -1;
-	ssize_t n = read(pfd[0], &k, sizeof(k));
+	ssize_t n;
+	while ((n = read(pfd[0], &k, sizeof(k))) < 0 && errno == EINTR)
+		;
 	close(pfd[0]);
-	waitpid(mid, NULL, 0);
+	wait_retry(mid);
 	if (n != sizeof(k) || k < 0)
 		return mig_err_set(err, 0, "console: could not start the console keeper");
 	*keeper = k;
 	return 0;
 }
 
-int console_take(struct console_sock *cs, int timeout_ms, const char *log_path, pid_t *keeper,
+int console_take(struct console_sock *cs, int timeout_ms, int log_fd, pid_t *keeper,
 		 struct mig_err **err)
 {
 	struct pollfd pfd = {.fd = cs->fd, .events = POLLIN};
@@ -157,14 +177,16 @@ int console_take(struct console_sock *cs, int timeout_ms, const char *log_path, 
 		return mig_err_set(err, r < 0 ? errno : 0,
 				   "console: runc did not connect to %s within %d ms", cs->path,
 				   timeout_ms);
-	int conn = accept4(cs->fd, NULL, NULL, SOCK_CLOEXEC);
+	int conn;
+	while ((conn = accept4(cs->fd, NULL, NULL, SOCK_CLOEXEC)) < 0 && errno == EINTR)
+		;
 	if (conn < 0)
 		return mig_err_set(err, errno, "console: accept");
 	int master = recv_fd(conn, err);
 	close(conn);
 	if (master < 0)
 		return -1;
-	r = start_keeper(master, log_path, keeper, err);
+	r = start_keeper(master, log_fd, keeper, err);
 	close(master);
 	return r;
 }

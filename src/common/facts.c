@@ -77,13 +77,17 @@ static void bundle_facts(const struct facts_opts *o, struct host_facts *f)
 		return;
 	}
 	f->root_path = mig_xstrdup(b.root_path);
-	struct stat st;
-	if (stat(b.rootfs, &st) < 0)
-		f->bundle_detail = mig_strdup_printf("rootfs %s: %s", b.rootfs, strerror(errno));
-	else if (!S_ISDIR(st.st_mode))
-		f->bundle_detail = mig_strdup_printf("rootfs %s is not a directory", b.rootfs);
+	int fd = bundle_rootfs_fd(&b, &e);
+	int en = e ? e->errno_val : 0;
+	if (fd < 0 && en)
+		f->bundle_detail = mig_strdup_printf("rootfs %s: %s", b.rootfs, strerror(en));
+	else if (fd < 0 || bundle_check_rootfs(&b, 0, &e) < 0)
+		f->bundle_detail = mig_err_take(&e);
 	else
 		f->bundle_ok = 1;
+	mig_err_free(&e);
+	if (fd >= 0)
+		close(fd);
 	bundle_free(&b);
 }
 
@@ -309,7 +313,7 @@ static enum hang_result hang_round(const struct facts_opts *o, int with_fault, c
 		proc_result_free(&res);
 	}
 	*ms = proc_now_ms() - t0;
-	if (fs_remove_tree(dir, &e) < 0)
+	if (fs_clear_path(dir, &e) < 0)
 		mig_err_free(&e);
 	free(dir);
 	return r;

@@ -1,7 +1,11 @@
 #include "log.h"
 
+#include "err.h"
+#include "text.h"
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -41,8 +45,13 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	}
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s%s: %s%s", stamp, log_prog, names[lvl], *names[lvl] ? ": " : "");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char *msg = mig_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	/* Messages carry text from peers and programs: no control character reaches the
+	 * terminal as it is (text.h). */
+	char *safe = text_escape(msg);
+	fprintf(stderr, "%s%s: %s%s%s\n", stamp, log_prog, names[lvl], *names[lvl] ? ": " : "",
+		safe);
+	free(safe);
+	free(msg);
 }

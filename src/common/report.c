@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "text.h"
 
 /* CRIU's numbers are copied as they are: "absent" must mean the same in both. */
 _Static_assert(STATS_NONE == REPORT_NONE, "stats.h and report.h disagree on 'not measured'");
@@ -268,17 +269,31 @@ char *report_json(const struct mig_report *r)
 }
 
 /* RFC 4180: quoted only when needed, quotes doubled. */
+/* RFC 4180: quoted only when needed (a comma, a quote, a line break), quotes doubled.
+ * Text from a peer is neutralized for spreadsheets: control characters other than line
+ * breaks and tabs are written as \xNN, and a cell a spreadsheet would take for a formula
+ * (=, +, -, @ first) gets a leading "'". */
 static void csv_text(const char *s, FILE *out)
 {
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, out);
+	int formula = s[0] && strchr("=+-@", s[0]);
+	if (!formula && !strpbrk(s, ",\"\r\n")) {
+		for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+			if (*c == '\t' || (*c >= 0x20 && *c != 0x7f))
+				fputc(*c, out);
+			else
+				fprintf(out, "\\x%02x", *c);
 		return;
 	}
 	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"')
+	if (formula)
+		fputc('\'', out);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"')
 			fputc('"', out);
-		fputc(*s, out);
+		if (*c == '\t' || *c == '\r' || *c == '\n' || (*c >= 0x20 && *c != 0x7f))
+			fputc(*c, out);
+		else
+			fprintf(out, "\\x%02x", *c);
 	}
 	fputc('"', out);
 }
@@ -334,6 +349,14 @@ void report_csv_row(const struct mig_report *r, FILE *out)
 	}
 	fputc('\n', out);
 	fflush(out);
+}
+
+/* A line of text that may come from a peer, control characters escaped (text.h). */
+static void print_escaped(FILE *out, const char *label, const char *text)
+{
+	char *safe = text_escape(text);
+	fprintf(out, "%s%s\n", label, safe);
+	free(safe);
 }
 
 static void row(FILE *out, const char *phase, long long ms, long long bytes)
@@ -427,9 +450,9 @@ void report_print_table(const struct mig_report *r, FILE *out)
 	row(out, "total", r->total_ms, REPORT_NONE);
 	criu_rows(r, out);
 	if (!r->ok)
-		fprintf(out, "  error: %s\n", r->error);
+		print_escaped(out, "  error: ", r->error);
 	if (r->warnings[0])
-		fprintf(out, "  notes: %s\n", r->warnings);
+		print_escaped(out, "  notes: ", r->warnings);
 	fflush(out);
 }
 
@@ -461,13 +484,26 @@ static size_t text_size(const struct col *c)
 	return sizeof(((struct mig_report *)0)->error);
 }
 
+/* A whole number in lo..hi from the other host's report, checked before it is converted
+ * (1e300 or NaN cast to an integer is undefined). */
+static int json_whole(const cJSON *v, double lo, double hi, double *out)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+		return 0;
+	*out = v->valuedouble;
+	return 1;
+}
+
+#define REPORT_MAX_NUM 9.0e15 /* below 2^53: exact as a double, in range as a long long */
+
 static void col_from_json(struct mig_report *r, const struct col *c, const cJSON *v)
 {
 	void *f = (char *)r + c->off;
+	double d;
 	switch (c->kind) {
 	case COL_INT:
-		if (cJSON_IsNumber(v))
-			*(int *)f = (int)v->valuedouble;
+		if (json_whole(v, -1e6, 1e6, &d))
+			*(int *)f = (int)d;
 		break;
 	case COL_BOOL:
 		*(int *)f = cJSON_IsTrue(v);
@@ -480,12 +516,13 @@ static void col_from_json(struct mig_report *r, const struct col *c, const cJSON
 			snprintf((char *)f, text_size(c), "%s", v->valuestring);
 		break;
 	case COL_NUM:
-		*(long long *)f = cJSON_IsNumber(v) ? (long long)v->valuedouble : REPORT_NONE;
+		*(long long *)f = json_whole(v, 0, REPORT_MAX_NUM, &d) ? (long long)d : REPORT_NONE;
 		break;
 	case COL_US:
 		/* three decimals of a millisecond: round, do not truncate, 80.856 -> 80856 */
-		*(long long *)f =
-		    cJSON_IsNumber(v) ? (long long)(v->valuedouble * 1000.0 + 0.5) : REPORT_NONE;
+		*(long long *)f = json_whole(v, 0, REPORT_MAX_NUM / 1000, &d)
+				      ? (long long)(d * 1000.0 + 0.5)
+				      : REPORT_NONE;
 		break;
 	case COL_ROLE:
 	case COL_PRE:
@@ -513,8 +550,9 @@ int report_from_json(struct mig_report *r, const char *json, struct mig_err **er
 		long long *v[] = {&d->dump_ms, &d->bytes, &d->xfer_ms, &d->xfer_bytes};
 		const char *k[] = {"dump_ms", "bytes", "xfer_ms", "xfer_bytes"};
 		for (size_t j = 0; j < 4; j++) {
+			double n;
 			const cJSON *x = cJSON_GetObjectItemCaseSensitive(p, k[j]);
-			*v[j] = cJSON_IsNumber(x) ? (long long)x->valuedouble : REPORT_NONE;
+			*v[j] = json_whole(x, 0, REPORT_MAX_NUM, &n) ? (long long)n : REPORT_NONE;
 		}
 	}
 	cJSON_Delete(o);

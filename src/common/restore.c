@@ -1,6 +1,8 @@
 #include "restore.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "console.h"
 #include "fs.h"
@@ -10,32 +12,48 @@
 static int take_console(struct console_sock *cs, const char *name, const struct bundle_info *b,
 			struct mig_err **err)
 {
-	char *log_path = bundle_path(b, "console.log");
+	int log = fs_open_at(b->fd, "console.log", O_WRONLY | O_CREAT | O_APPEND, 0600, err);
+	if (log < 0)
+		return mig_err_wrap(err, "console log in %s", b->dir);
 	pid_t keeper;
-	int r = console_take(cs, CONSOLE_TAKE_MS, log_path, &keeper, err);
+	int r = console_take(cs, CONSOLE_TAKE_MS, log, &keeper, err);
+	close(log);
 	if (r == 0)
-		log_info("console of %s: kept by PID %d, logged to %s", name, (int)keeper,
-			 log_path);
-	free(log_path);
+		log_info("console of %s: kept by PID %d, logged to %s/console.log", name,
+			 (int)keeper, b->dir);
 	return r;
+}
+
+/* The image is a real directory of the bundle and the work dir is made: runc and CRIU are
+ * given their paths. */
+static int prepare_dirs(const struct bundle_info *b, const char *image, const char *work,
+			struct mig_err **err)
+{
+	int has = bundle_has_dir(b, image, err);
+	if (has < 0)
+		return -1;
+	if (!has)
+		return mig_err_set(err, 0, "no checkpoint image at %s/%s", b->dir, image);
+	return bundle_make_dir(b, work, err);
 }
 
 int restore_container(const struct runc_ctx *rc, const char *name, const struct bundle_info *b,
 		      const char *image, const char *work, int lazy, struct mig_err **err)
 {
 	struct console_sock cs = {.fd = -1};
-	if (!fs_exists(image))
-		return mig_err_set(err, 0, "no checkpoint image at %s", image);
-	if (fs_mkdir_p(work, 0700, err) < 0)
+	if (prepare_dirs(b, image, work, err) < 0)
 		return -1;
 	if (b->terminal && console_listen(&cs, err) < 0)
 		return -1;
+	char *image_path = bundle_path(b, image), *work_path = bundle_path(b, work);
 	struct runc_restore rr = {.bundle = b->dir,
-				  .image_path = image,
-				  .work_path = work,
+				  .image_path = image_path,
+				  .work_path = work_path,
 				  .console_socket = b->terminal ? cs.path : NULL,
 				  .lazy = lazy};
 	int r = runc_restore(rc, name, &rr, err);
+	free(image_path);
+	free(work_path);
 	if (r == 0 && b->terminal)
 		r = take_console(&cs, name, b, err);
 	enum runc_status st = RUNC_UNKNOWN;
@@ -46,7 +64,8 @@ int restore_container(const struct runc_ctx *rc, const char *name, const struct 
 	if (r < 0) {
 		struct mig_err *e2 = NULL;
 		/* A killed restore leaves CRIU's .criu.cgyard.* mounts in the work dir. */
-		if (fs_unmount_below(work, &e2) < 0 || runc_remove_leftover(rc, name, &e2) < 0) {
+		if (bundle_unmount_leftovers(b, work, &e2) < 0 ||
+		    runc_remove_leftover(rc, name, &e2) < 0) {
 			mig_err_append(err, "cleaning up after it failed too: %s", mig_err_msg(e2));
 			mig_err_free(&e2);
 		}

@@ -1,5 +1,8 @@
 #include "runc.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +195,9 @@ enum runc_status runc_parse_state(const char *json, int *pid)
 			st = map[i].st;
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pid");
 	if (pid)
-		*pid = cJSON_IsNumber(p) ? (int)p->valuedouble : 0;
+		*pid = cJSON_IsNumber(p) && p->valuedouble >= 1 && p->valuedouble <= INT_MAX
+			   ? (int)p->valuedouble
+			   : 0;
 	cJSON_Delete(o);
 	return st;
 }
@@ -337,9 +342,15 @@ int runc_remove_leftover(const struct runc_ctx *rc, const char *name, struct mig
 	enum runc_status st;
 	if (runc_state(rc, name, &st, err) < 0)
 		return -1;
-	char *state_dir = mig_strdup_printf("%s/%s", rc->root ? rc->root : RUNC_DEFAULT_ROOT, name);
-	int r = fs_unmount_below(state_dir, err);
-	free(state_dir);
+	const char *root = rc->root ? rc->root : RUNC_DEFAULT_ROOT;
+	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+	if (rfd >= 0) {
+		r = fs_unmount_leftovers_at(rfd, name, err);
+		close(rfd);
+	} else if (errno != ENOENT) {
+		r = mig_err_set(err, errno, "open runc's state root %s", root);
+	}
 	if (r < 0 || st == RUNC_ABSENT)
 		return r;
 	log_debug("removing leftover container %s (%s)", name, runc_status_name(st));

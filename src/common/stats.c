@@ -320,8 +320,9 @@ int stats_decode(const uint8_t *buf, size_t len, struct criu_dump_stats *dump,
 /* Reads at most STATS_MAX_FILE bytes of a regular file. */
 static int read_small_file(const char *path, uint8_t *buf, size_t *len, struct mig_err **err)
 {
-	/* O_NONBLOCK: a FIFO planted in the dir must not hang us; it is refused below. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/* O_NONBLOCK: a FIFO planted in the dir must not hang us; it is refused below, and so
+	 * is a link (O_NOFOLLOW). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
 	if (fd < 0)
 		return mig_err_set(err, errno, "cannot open");
 	struct stat st;

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include "fs.h"
 #include "proc.h"
 #include "proto.h"
 #include "text.h"
@@ -73,11 +74,14 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* The entry names of dir, sorted; *n set. */
-static char **list_dir(const char *dir, size_t *n, struct mig_err **err)
+static char **list_dir(int dfd, size_t *n, struct mig_err **err)
 {
-	DIR *d = opendir(dir);
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
-		mig_err_set(err, errno, "stream: open %s", dir);
+		if (fd >= 0)
+			close(fd);
+		mig_err_set(err, errno, "stream: read the image dir");
 		return NULL;
 	}
 	size_t cap = 64;
@@ -263,19 +267,14 @@ static long long total_bytes(int dfd, char **names, size_t n)
 	return t;
 }
 
-int stream_send_dir(const struct stream_tx *tx, const char *dir, struct stream_sum *sum,
+int stream_send_dir(const struct stream_tx *tx, int dfd, struct stream_sum *sum,
 		    struct mig_err **err)
 {
 	memset(sum, 0, sizeof(*sum));
 	size_t n = 0;
-	char **names = list_dir(dir, &n, err);
+	char **names = list_dir(dfd, &n, err);
 	if (!names)
 		return -1;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		free_names(names, n);
-		return mig_err_set(err, errno, "stream: open %s", dir);
-	}
 	struct tx_state ts = {.tx = tx,
 			      .sha = sha_new(),
 			      .sum = sum,
@@ -299,7 +298,6 @@ int stream_send_dir(const struct stream_tx *tx, const char *dir, struct stream_s
 	EVP_MD_CTX_free(ts.sha);
 	free(ts.raw);
 	free(ts.out);
-	close(dfd);
 	free_names(names, n);
 	return r;
 }
@@ -395,20 +393,46 @@ static int rx_blocks(struct stream_rx *rx, struct mig_conn *c, int fd, long long
 	return r;
 }
 
-static int rx_link(struct stream_rx *rx, const char *dir, const char *name, const char *target,
-		   struct mig_err **err)
+static int rx_link(struct stream_rx *rx, const char *name, const char *target, struct mig_err **err)
 {
 	if (!valid_link(name, target))
 		return mig_err_set(err, 0, "stream: link %s -> %.40s refused", name, target);
-	char *path = mig_strdup_printf("%s/%s", dir, name);
-	if (!rx->failed && symlink(target, path) < 0)
-		mig_err_set(&rx->failed, errno, "stream: link %s", path);
-	free(path);
+	if (!rx->failed && symlinkat(target, rx->dir_fd, name) < 0)
+		mig_err_set(&rx->failed, errno, "stream: link %s", name);
 	return 0;
 }
 
-int stream_rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, const char *dir,
-		   struct mig_err **err)
+/* The image dir, made and opened once, at the first file: every file is created from this
+ * descriptor, so a directory swapped for a link meanwhile redirects nothing. */
+static void rx_open_dir(struct stream_rx *rx, int bundle_fd, const char *sub)
+{
+	rx->sha = sha_new();
+	struct mig_err *e = NULL;
+	if (fs_mkdir_at(bundle_fd, sub, 0700, &e) < 0 ||
+	    (rx->dir_fd = fs_open_at(bundle_fd, sub, O_RDONLY | O_DIRECTORY, 0, &e)) < 0) {
+		mig_err_wrap(&e, "stream");
+		rx->failed = e;
+		rx->dir_fd = -1;
+	}
+}
+
+int stream_rx_same_dir(const struct stream_rx *rx, int bundle_fd, const char *sub,
+		       struct mig_err **err)
+{
+	if (rx->dir_fd < 0)
+		return 0;
+	struct stat a, b;
+	if (fstat(rx->dir_fd, &a) < 0 || fstatat(bundle_fd, sub, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return mig_err_set(err, 0,
+				   "the image dir %s was replaced while the image arrived: "
+				   "refusing to restore from it",
+				   sub);
+	return 0;
+}
+
+int stream_rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, int bundle_fd,
+		   const char *sub, struct mig_err **err)
 {
 	const char *name = proto_get_str(msg, "name", 1, err);
 	if (!name)
@@ -417,28 +441,24 @@ int stream_rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, c
 		return mig_err_set(err, 0, "stream: bad file name");
 	if (rx->sum.files >= MAX_FILES)
 		return mig_err_set(err, 0, "stream: more than %d files", MAX_FILES);
-	if (!rx->sha) {
-		rx->sha = sha_new();
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			mig_err_set(&rx->failed, errno, "stream: mkdir %s", dir);
-	}
+	if (!rx->sha)
+		rx_open_dir(rx, bundle_fd, sub);
 	rx->sum.files++;
 	const char *link = proto_get_str(msg, "link", 0, NULL);
 	if (link)
-		return rx_link(rx, dir, name, link, err);
-	double size = -1, mode = 0600;
-	if (proto_get_num(msg, "size", &size, 1, err) < 0)
-		return -1;
-	proto_get_num(msg, "mode", &mode, 0, NULL);
-	if (size < 0 || size > (double)MAX_FILE_BYTES || size != (double)(long long)size)
-		return mig_err_set(err, 0, "stream: bad size for %s", name);
+		return rx_link(rx, name, link, err);
+	long long size = -1, mode = 0600;
+	if (proto_get_count(msg, "size", MAX_FILE_BYTES, &size, 1, err) < 0)
+		return mig_err_wrap(err, "stream: bad size for %s", name);
+	if (cJSON_GetObjectItemCaseSensitive(msg, "mode") &&
+	    proto_get_count(msg, "mode", 07777, &mode, 1, err) < 0)
+		return mig_err_wrap(err, "stream: bad mode for %s", name);
 	int fd = -1;
 	if (!rx->failed) {
-		char *path = mig_strdup_printf("%s/%s", dir, name);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(rx->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
 		if (fd < 0)
-			mig_err_set(&rx->failed, errno, "stream: create %s", path);
-		free(path);
+			mig_err_set(&rx->failed, errno, "stream: create %s/%s", sub, name);
 	}
 	const char *enc = proto_get_str(msg, "enc", 0, NULL);
 	if (enc && strcmp(enc, "zstd")) {
@@ -446,11 +466,10 @@ int stream_rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, c
 			close(fd);
 		return mig_err_set(err, 0, "stream: unknown encoding '%.20s'", enc);
 	}
-	int r = enc ? rx_blocks(rx, c, fd, (long long)size, name, err)
-		    : rx_bytes(rx, c, fd, (long long)size, name, err);
+	int r = enc ? rx_blocks(rx, c, fd, size, name, err) : rx_bytes(rx, c, fd, size, name, err);
 	if (fd >= 0) {
 		/* CRIU reads its images as root: owner-only modes are enough. */
-		fchmod(fd, (mode_t)((long)mode & 0700));
+		fchmod(fd, (mode_t)(mode & 0700));
 		if (close(fd) < 0 && !rx->failed)
 			mig_err_set(&rx->failed, errno, "stream: close %s", name);
 	}
@@ -460,10 +479,10 @@ int stream_rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, c
 int stream_rx_verify(struct stream_rx *rx, const cJSON *req, struct mig_err **err)
 {
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(req, "stream");
-	double files = -1, bytes = -1;
+	long long files = -1, bytes = -1;
 	const char *sha = proto_get_str(s, "sha256", 1, err);
-	if (!sha || proto_get_num(s, "files", &files, 1, err) < 0 ||
-	    proto_get_num(s, "bytes", &bytes, 1, err) < 0)
+	if (!sha || proto_get_count(s, "files", PROTO_MAX_COUNT, &files, 1, err) < 0 ||
+	    proto_get_count(s, "bytes", PROTO_MAX_COUNT, &bytes, 1, err) < 0)
 		return mig_err_wrap(err, "stream");
 	if (rx->failed) {
 		*err = rx->failed;
@@ -480,14 +499,18 @@ int stream_rx_verify(struct stream_rx *rx, const cJSON *req, struct mig_err **er
 		sha_done(empty, got);
 		EVP_MD_CTX_free(empty);
 	}
-	if ((long long)files != rx->sum.files || (long long)bytes != rx->sum.bytes ||
-	    strcmp(sha, got))
+	if (files != rx->sum.files || bytes != rx->sum.bytes || strcmp(sha, got))
 		return mig_err_set(err, 0,
 				   "the image did not arrive intact (%lld files, %lld bytes "
 				   "received; the source sent %lld, %lld)",
-				   rx->sum.files, rx->sum.bytes, (long long)files,
-				   (long long)bytes);
+				   rx->sum.files, rx->sum.bytes, files, bytes);
 	return 0;
+}
+
+void stream_rx_init(struct stream_rx *rx)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->dir_fd = -1;
 }
 
 void stream_rx_free(struct stream_rx *rx)
@@ -495,5 +518,8 @@ void stream_rx_free(struct stream_rx *rx)
 	if (rx->sha)
 		EVP_MD_CTX_free(rx->sha);
 	rx->sha = NULL;
+	if (rx->dir_fd >= 0)
+		close(rx->dir_fd);
+	rx->dir_fd = -1;
 	mig_err_free(&rx->failed);
 }

@@ -109,8 +109,8 @@ static void after_restore(struct dst_ctx *d, struct dst_session *s, struct mig_c
 {
 	if (s->report.ok)
 		await_commit(d, s, c);
-	if (s->image)
-		s->report.dump_bytes = fs_tree_size(s->image);
+	if (s->report.ok)
+		s->report.dump_bytes = bundle_tree_size(&s->bundle, "image");
 	if (s->lazy.running)
 		finish_lazy(d, s, c);
 }
@@ -152,8 +152,7 @@ static void session_free(struct dst_session *s)
 		log_warn("%s", mig_err_msg(e));
 		mig_err_free(&e);
 	}
-	free(s->image);
-	free(s->checked_dir);
+	bundle_free(&s->bundle);
 	stream_rx_free(&s->rx);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
@@ -164,6 +163,8 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 	struct dst_session s;
 	memset(&s, 0, sizeof(s));
 	s.lock_fd = -1;
+	s.bundle.fd = -1;
+	stream_rx_init(&s.rx);
 	s.conn = c;
 	s.start_ms = proc_now_ms();
 	report_init(&s.report, "destination", "", "cold");

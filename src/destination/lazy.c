@@ -11,8 +11,9 @@
 #include "proto.h"
 #include "timeouts.h"
 
-/* How often the socket is looked for while the daemon starts. */
+/* How often the socket is looked for while the daemon starts, and where. */
 #define SOCKET_POLL_MS 20
+#define SOCKET	       "work/lazy-pages.socket"
 
 /* The page server the source runs, as the request gives it: an IP address and a port. */
 static int req_page_server(const cJSON *req, char addr[64], char port[8], struct mig_err **err)
@@ -33,14 +34,19 @@ static int req_page_server(const cJSON *req, char addr[64], char port[8], struct
 }
 
 /* Waits until the daemon's socket appears, or it exits, or LAZY_SOCKET_WAIT_MS pass. */
-static int await_socket(struct dst_lazy *l, const char *sock, struct mig_err **err)
+static int await_socket(struct dst_lazy *l, const struct bundle_info *b, struct mig_err **err)
 {
 	long long deadline = proc_now_ms() + LAZY_SOCKET_WAIT_MS;
 	struct proc_result res;
-	int w = 1;
-	while (!fs_exists(sock) && proc_now_ms() < deadline &&
+	struct mig_err *e = NULL;
+	int w = 1, there = 0;
+	while ((there = fs_exists_at(b->fd, SOCKET, &e)) == 0 && proc_now_ms() < deadline &&
 	       (w = proc_wait_for(&l->proc, SOCKET_POLL_MS, &res, err)) == 1)
 		;
+	if (there < 0) {
+		*err = e;
+		return -1;
+	}
 	if (w < 0) {
 		l->running = 0;
 		return -1;
@@ -55,8 +61,9 @@ static int await_socket(struct dst_lazy *l, const char *sock, struct mig_err **e
 		proc_result_free(&res);
 		return -1;
 	}
-	if (!fs_exists(sock))
-		return mig_err_set(err, 0, "criu lazy-pages did not start (no %s)", sock);
+	if (!there)
+		return mig_err_set(err, 0, "criu lazy-pages did not start (no %s/%s)", b->dir,
+				   SOCKET);
 	return 0;
 }
 
@@ -68,9 +75,8 @@ int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, const cJSON *r
 	if (req_page_server(req, addr, port, err) < 0)
 		return -1;
 	char *image = bundle_path(b, "image"), *work = bundle_path(b, "work");
-	char *sock = mig_strdup_printf("%s/lazy-pages.socket", work);
 	l->log = mig_strdup_printf("%s/lazy-pages.log", work);
-	int r = fs_mkdir_p(work, 0700, err);
+	int r = bundle_make_dir(b, "work", err);
 	if (r == 0) {
 		const char *argv[CRIU_MAX_ARGS];
 		criu_lazy_pages_argv(criu, addr, port, image, work, l->log, argv);
@@ -79,11 +85,10 @@ int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, const cJSON *r
 	}
 	if (r == 0) {
 		l->running = 1;
-		r = await_socket(l, sock, err);
+		r = await_socket(l, b, err);
 	}
 	free(image);
 	free(work);
-	free(sock);
 	return r;
 }
 

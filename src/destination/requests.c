@@ -85,10 +85,13 @@ static int check_lazy_support(struct dst_ctx *d, enum technique t, struct mig_er
 	return 0;
 }
 
-static void set_checked(struct dst_session *s, char *dir)
+/* The session keeps the bundle it checked (or restored into): b is taken over. */
+static void keep_bundle(struct dst_session *s, struct bundle_info *b)
 {
-	free(s->checked_dir);
-	s->checked_dir = dir;
+	bundle_free(&s->bundle);
+	s->bundle = *b;
+	b->fd = -1;
+	b->dir = b->root_path = b->rootfs = NULL;
 }
 
 static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
@@ -101,11 +104,11 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	proto_get_bool(req, "replace", &replace, 0, NULL);
 	const char *name = req_name(req, &e);
 	if (!name || req_technique(req, &t, &e) < 0 || check_lazy_support(d, t, &e) < 0 ||
-	    (sync && (fresh = target_prepare_new(d, name, &s->lock_fd, &e)) < 0))
+	    (sync && (fresh = target_prepare_new(d, name, &s->lock_fd, &b, &e)) < 0))
 		return reply_err(&e);
 	if (fresh) {
 		report_init(&s->report, "destination", name, technique_name(t));
-		set_checked(s, mig_strdup_printf("%s/%s", d->base_dir, name));
+		keep_bundle(s, &b);
 		cJSON *rep = proto_reply(NULL);
 		cJSON_AddBoolToObject(rep, "send_bundle", 1);
 		return rep;
@@ -117,7 +120,7 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	if (!e) {
 		cJSON_AddStringToObject(rep, "bundle", b.dir);
 		cJSON_AddBoolToObject(rep, "terminal", b.terminal);
-		set_checked(s, mig_xstrdup(b.dir));
+		keep_bundle(s, &b);
 	}
 	bundle_free(&b);
 	return rep;
@@ -140,11 +143,14 @@ static cJSON *do_doctor(struct dst_ctx *d, const cJSON *req)
 
 /* CRIU's restore statistics (stats-restore in runc's --work-path) into the report; a
  * missing or unreadable file costs only the numbers, and says so. */
-static void add_restore_stats(struct dst_session *s, const char *work)
+static void add_restore_stats(struct dst_session *s)
 {
 	struct criu_restore_stats st;
 	struct mig_err *e = NULL;
-	if (stats_read_restore(work, &st, &e) == 0)
+	char *work = bundle_path(&s->bundle, "work");
+	int r = stats_read_restore(work, &st, &e);
+	free(work);
+	if (r == 0)
 		report_add_restore_stats(&s->report, &st);
 	else
 		report_warn(&s->report, "%s", mig_err_msg(e));
@@ -153,10 +159,9 @@ static void add_restore_stats(struct dst_session *s, const char *work)
 
 int dst_drop_partial_image(struct dst_session *s, struct mig_err **err)
 {
-	if (!s->checked_dir || !s->rx.sum.files)
+	if (s->bundle.fd < 0 || !s->rx.sum.files)
 		return 0;
-	struct bundle_info b = {.dir = s->checked_dir};
-	if (bundle_clear_dir(&b, "image", err) < 0)
+	if (bundle_clear_dir(&s->bundle, "image", err) < 0)
 		return mig_err_wrap(err, "removing the partial image");
 	return 0;
 }
@@ -168,9 +173,13 @@ static cJSON *refuse_restore(struct dst_session *s, struct mig_err **e)
 	return reply_err(e);
 }
 
-/* The streamed image arrived whole (its count and digest), or it is removed. */
-static int verify_stream(struct dst_session *s, const cJSON *req, struct mig_err **err)
+/* The streamed image arrived whole (its count and digest) into the directory that is still
+ * the bundle's image dir, or it is removed. */
+static int verify_stream(struct dst_session *s, const struct bundle_info *b, const cJSON *req,
+			 struct mig_err **err)
 {
+	if (stream_rx_same_dir(&s->rx, b->fd, "image", err) < 0)
+		return -1;
 	if (!cJSON_GetObjectItemCaseSensitive(req, "stream") ||
 	    stream_rx_verify(&s->rx, req, err) == 0)
 		return 0;
@@ -207,33 +216,27 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	/* The check removed a container to replace; here one is a conflict. */
 	if (check_lazy_support(d, t, &e) < 0 || target_check(d, name, 0, &s->lock_fd, &b, &e) < 0)
 		return refuse_restore(s, &e);
-	if (verify_stream(s, req, &e) < 0) {
+	if (verify_stream(s, &b, req, &e) < 0) {
 		bundle_free(&b);
 		return refuse_restore(s, &e);
 	}
+	keep_bundle(s, &b);
 	long long t0 = proc_now_ms();
-	char *image = bundle_path(&b, "image");
-	char *work = bundle_path(&b, "work");
 	int lazy = technique_lazy(t);
-	int r = lazy ? lazy_start(&s->lazy, d->cfg->criu, d->runc.timeout_ms, req, &b, &e) : 0;
+	int r =
+	    lazy ? lazy_start(&s->lazy, d->cfg->criu, d->runc.timeout_ms, req, &s->bundle, &e) : 0;
 	if (r == 0)
-		r = restore_container(&d->runc, name, &b, image, work, lazy, &e);
+		r = restore_container(&d->runc, name, &s->bundle, "image", "work", lazy, &e);
 	if (r == 0)
-		add_restore_stats(s, work);
-	free(work);
+		add_restore_stats(s);
 	s->report.restore_ms = proc_now_ms() - t0;
 	s->restore_done_ms = proc_now_ms();
-	bundle_free(&b);
 	if (r < 0) {
 		lazy_stop(&s->lazy);
-		free(image);
 		mig_err_wrap(&e, "restore of %s on the destination", name);
 		return refuse_restore(s, &e);
 	}
 	s->report.ok = 1;
-	/* Sized after the reply (handler.c): a directory walk has no place in the downtime. */
-	free(s->image);
-	s->image = image;
 	return restore_reply(s);
 }
 
@@ -242,14 +245,11 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 static cJSON *do_file(struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
-	if (!s->checked_dir) {
+	if (s->bundle.fd < 0) {
 		s->broken = 1;
 		return proto_reply("file before a successful check");
 	}
-	char *dir = mig_strdup_printf("%s/image", s->checked_dir);
-	int r = stream_rx_file(&s->rx, s->conn, req, dir, &e);
-	free(dir);
-	if (r == 0)
+	if (stream_rx_file(&s->rx, s->conn, req, s->bundle.fd, "image", &e) == 0)
 		return NULL;
 	s->broken = 1;
 	return reply_err(&e);

@@ -4,6 +4,7 @@
 #define MIG_DST_SESSION_H
 
 #include "auth.h"
+#include "bundle.h"
 #include "conn.h"
 #include "lazy.h"
 #include "report.h"
@@ -19,12 +20,12 @@ struct dst_session {
 	int auth_failed; /* the connection is closed after a failed authentication */
 	int trusted;	 /* a request passed authentication (or auth is off and one came) */
 	/* the container this connection migrates */
-	int lock_fd;	   /* bundle_lock() from check (or restore) to the end; -1 before */
-	char *checked_dir; /* the bundle dir a successful check prepared, or NULL */
+	int lock_fd; /* bundle_lock() from check (or restore) to the end; -1 before */
+	/* the bundle a successful check (or restore) opened; fd -1 before */
+	struct bundle_info bundle;
 	struct stream_rx rx;
 	int restore_tried;
 	long long restore_done_ms;
-	char *image;	      /* the image dir of a successful restore, sized for the report */
 	int committed;	      /* the source confirmed the restore: the copy here is the only one */
 	struct dst_lazy lazy; /* post-copy: the criu lazy-pages daemon */
 	int broken;	      /* a protocol violation: answer and close */

@@ -1,6 +1,7 @@
 /* migrate-dst: the container a connection migrates into (target.h). */
 #include "target.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "fs.h"
@@ -38,15 +39,13 @@ static int load_bundle(struct dst_ctx *d, const char *name, struct bundle_info *
 {
 	if (bundle_load(d->base_dir, name, b, err) == 0)
 		return 0;
-	char *dir = mig_strdup_printf("%s/%s", d->base_dir, name);
-	if (!fs_exists(dir)) {
+	if ((*err)->errno_val == ENOENT) {
 		mig_err_free(err);
 		mig_err_set(err, 0,
-			    "no bundle directory %s (copy the bundle there, see docs/bundles.md, "
-			    "or use --sync-bundle)",
-			    dir);
+			    "no bundle directory %s/%s (copy the bundle there, see "
+			    "docs/bundles.md, or use --sync-bundle)",
+			    d->base_dir, name);
 	}
-	free(dir);
 	return -1;
 }
 
@@ -56,7 +55,10 @@ int target_check(struct dst_ctx *d, const char *name, int replace, int *lock_fd,
 	if (load_bundle(d, name, b, err) < 0)
 		return mig_err_wrap(err, "destination");
 	enum runc_status st;
-	int r = lock_target(b, lock_fd, err);
+	/* Missing is fine before the first rootfs pass; inside image/parent/work is not. */
+	int r = bundle_check_rootfs(b, 1, err);
+	if (r == 0)
+		r = lock_target(b, lock_fd, err);
 	if (r == 0)
 		r = runc_state(&d->runc, name, &st, err);
 	if (r == 0 && st != RUNC_ABSENT && replace)
@@ -74,16 +76,16 @@ int target_check(struct dst_ctx *d, const char *name, int replace, int *lock_fd,
 	return 0;
 }
 
-int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct mig_err **err)
+int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct bundle_info *b,
+		       struct mig_err **err)
 {
-	struct bundle_info nb = {.dir = mig_strdup_printf("%s/%s", d->base_dir, name)};
-	char *cfg = bundle_path(&nb, "config.json");
-	int r = 0;
+	if (bundle_open(d->base_dir, name, 1, b, err) < 0)
+		return mig_err_wrap(err, "destination");
+	int has = fs_exists_at(b->fd, "config.json", err);
+	int r = has < 0 ? -1 : 0;
 	enum runc_status st;
-	if (!fs_exists(cfg)) {
-		r = fs_mkdir_p(nb.dir, 0700, err);
-		if (r == 0)
-			r = lock_target(&nb, lock_fd, err);
+	if (has == 0) {
+		r = lock_target(b, lock_fd, err);
 		if (r == 0)
 			r = runc_state(&d->runc, name, &st, err);
 		if (r == 0 && st != RUNC_ABSENT)
@@ -91,12 +93,12 @@ int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct
 					name, runc_status_name(st));
 		if (r == 0) {
 			log_info("--sync-bundle: %s has no bundle here; the source sends it to %s",
-				 name, nb.dir);
+				 name, b->dir);
 			r = 1;
 		}
 	}
-	free(cfg);
-	bundle_free(&nb);
+	if (r <= 0)
+		bundle_free(b);
 	return r < 0 ? mig_err_wrap(err, "destination") : r;
 }
 

@@ -14,9 +14,11 @@
 int target_check(struct dst_ctx *d, const char *name, int replace, int *lock_fd,
 		 struct bundle_info *b, struct mig_err **err);
 
-/* --sync-bundle and no bundle here: makes BASE/NAME (0700), locked, for the source to send
- * config.json and rootfs into.  1 when it did, 0 when a bundle is here, -1 on error. */
-int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct mig_err **err);
+/* --sync-bundle and no bundle here: makes BASE/NAME (0700), opened into b and locked, for
+ * the source to send config.json and rootfs into.  1 when it did, 0 when a bundle is here
+ * (b not kept), -1 on error. */
+int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct bundle_info *b,
+		       struct mig_err **err);
 
 /* Removes what an earlier migration of this container left in its bundle: image, parent
  * and work (a fresh start). */

@@ -1,6 +1,8 @@
 /* migrate-src's command line (cli.h). */
 #include "cli.h"
 
+#include "text.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -79,6 +81,7 @@ void cli_src_usage(FILE *out)
 	    "      --back-opt OPT     an option for DEST's migrate-src on the way back (repeat)\n"
 	    "      --back-cmd PATH    migrate-src on DEST (default: migrate-src in its PATH)\n"
 	    "      --no-progress      no progress line for transfers (shown only on a terminal)\n"
+	    "      --allow-old-rsync  use an rsync older than 3.2.4 here anyway (with -s)\n"
 	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
 	    "  -h, --help             this help;     -V, --version  version\n"
 	    "\n"
@@ -123,6 +126,7 @@ enum {
 	OPT_SYNC_BUNDLE,
 	OPT_NO_PROGRESS,
 	OPT_TRANSFER,
+	OPT_ALLOW_OLD_RSYNC,
 };
 
 /* Sets the technique from PRE and LAZY, and checks it against an explicit --technique. */
@@ -160,6 +164,17 @@ static int src_dest(struct src_cli *o, const char *dest, int have_user, struct m
 		return mig_err_set(err, 0, "bad destination '%s'", dest);
 	if (!*t->user)
 		return mig_err_set(err, 0, "empty SSH user in '%s'", dest);
+	/* Both end up in ssh's and rsync's argv: "-oProxyCommand=..." must not be an option. */
+	if (!text_valid_host(t->host))
+		return mig_err_set(
+		    err, 0,
+		    "bad destination host '%s' (a name or address: A-Z a-z 0-9 . _ : "
+		    "%% -, not starting with '-')",
+		    t->host);
+	if (!text_valid_user(t->user))
+		return mig_err_set(err, 0,
+				   "bad SSH user '%s' (A-Z a-z 0-9 . _ -, not starting with '-')",
+				   t->user);
 	return 0;
 }
 
@@ -196,6 +211,7 @@ static const struct option src_lopts[] = {
     {"sync-bundle", no_argument, NULL, OPT_SYNC_BUNDLE},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"transfer", required_argument, NULL, OPT_TRANSFER},
+    {"allow-old-rsync", no_argument, NULL, OPT_ALLOW_OLD_RSYNC},
     MIG_COMMON_LONG_OPTIONS,
 };
 
@@ -267,6 +283,8 @@ static int *flag_option(struct src_cli *o, int c, int *value)
 		return &p->how.replace;
 	case OPT_SYNC_BUNDLE:
 		return &p->how.sync_bundle;
+	case OPT_ALLOW_OLD_RSYNC:
+		return &p->how.allow_old_rsync;
 	case OPT_CHECK:
 		return &o->check;
 	case OPT_NO_PROGRESS:
@@ -437,5 +455,8 @@ int cli_parse_src(int argc, char **argv, struct src_cli *o, FILE *out, struct mi
 	p->tools.runc.criu = strcmp(p->tools.criu, "criu") ? p->tools.criu : NULL;
 	p->tools.runc.timeout_ms = p->limits.step_s * 1000;
 	p->out.progress = !o->no_progress && p->out.verbose >= 0;
+	if (p->loop.back_host && !text_valid_host(p->loop.back_host))
+		return mig_err_set(err, 0, "bad --back-host '%s' (not starting with '-')",
+				   p->loop.back_host);
 	return CLI_OK;
 }

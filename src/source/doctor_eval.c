@@ -9,6 +9,7 @@
 
 #include "criu.h"
 #include "report.h"
+#include "text.h"
 
 static const char *const hosts[] = {"source", "destination"};
 
@@ -395,8 +396,10 @@ void doctor_print_table(const struct doctor_report *r, FILE *out)
 	fprintf(out, "%-12s %-24s %-6s %s\n", "HOST", "CHECK", "STATUS", "DETAIL");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct doctor_check *c = &r->checks[i];
+		char *detail = text_escape(c->detail); /* much of it is the destination's */
 		fprintf(out, "%-12s %-24s %-6s %s\n", c->host, c->name, status_names[c->status],
-			c->detail);
+			detail);
+		free(detail);
 	}
 	for (int t = TECH_COLD; t <= TECH_HYBRID; t++) {
 		int ok = doctor_can_run(r, (enum technique)t);

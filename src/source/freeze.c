@@ -2,6 +2,7 @@
  * request and the commit.  The downtime clock runs from the pause to the restore reply. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "log.h"
@@ -53,7 +54,7 @@ static int rootfs_changed(struct migration *m)
 {
 	unsigned char now[32];
 	struct mig_err *e = NULL;
-	int same = m->have_digest && fs_tree_digest(m->b.rootfs, now, &e) == 0 &&
+	int same = m->have_digest && rootfs_digest(m, now, &e) == 0 &&
 		   !memcmp(now, m->rootfs_digest, sizeof(now));
 	mig_err_free(&e); /* an unreadable tree is a changed one: the rsync runs */
 	if (same)
@@ -99,7 +100,11 @@ static int stream_image(struct migration *m, cJSON *req, struct mig_err **err)
 			       .zstd_level = m->p->how.compress == COMPRESS_NONE ? 0 : 1};
 	struct stream_sum sum;
 	long long t0 = proc_now_ms();
-	if (stream_send_dir(&tx, m->image, &sum, err) < 0)
+	int dfd = bundle_open_dir(&m->b, "image", err);
+	int r = dfd < 0 ? -1 : stream_send_dir(&tx, dfd, &sum, err);
+	if (dfd >= 0)
+		close(dfd);
+	if (r < 0)
 		return mig_err_wrap(err, "sending the image");
 	m->r->xfer_ms += proc_now_ms() - t0;
 	m->r->xfer_bytes += sum.wire;
@@ -252,7 +257,7 @@ int freeze_and_move(struct migration *m)
 	}
 	if (mig_lazy(m) && postcopy_finish(m, &e) < 0)
 		return lazy_failed(m, &e);
-	m->r->dump_bytes = fs_tree_size(m->image);
+	m->r->dump_bytes = bundle_tree_size(&m->b, "image");
 	add_dump_stats(m);
 	m->r->ok = 1;
 	m->r->exit_code = EXIT_MIGRATED;

@@ -33,9 +33,10 @@ struct plan {
 		int page_server_port;
 		int no_sysctl; /* refuse instead of raising fs.pipe-max-size */
 		enum compress compress;
-		int transfer_rsync; /* the image by rsync too (default: streamed, stream.h) */
-		int sync_bundle;    /* send config.json (and rootfs) when DEST lacks the bundle */
-		int replace;	    /* DEST removes a same-named container first */
+		int transfer_rsync;  /* the image by rsync too (default: streamed, stream.h) */
+		int sync_bundle;     /* send config.json (and rootfs) when DEST lacks the bundle */
+		int replace;	     /* DEST removes a same-named container first */
+		int allow_old_rsync; /* an rsync older than 3.2.4 is used anyway (with -s) */
 	} how;
 	/* the tools on this host */
 	struct {

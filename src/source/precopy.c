@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fs.h"
 #include "log.h"
 #include "technique.h"
 
@@ -27,8 +26,10 @@ static int one_round(struct migration *m, int i, struct mig_err **err)
 		free(dir);
 		return -1;
 	}
-	pre->bytes = fs_tree_size(dir);
 	free(dir);
+	char sub[32];
+	snprintf(sub, sizeof(sub), "parent/%d", i);
+	pre->bytes = bundle_tree_size(&m->b, sub);
 	const char *srcs[] = {m->parent};
 	struct xfer_stats st;
 	m->xfer.label = "pre-dump";
@@ -44,7 +45,7 @@ static int one_round(struct migration *m, int i, struct mig_err **err)
 
 int precopy_rounds(struct migration *m, struct mig_err **err)
 {
-	if (bundle_clear_dir(&m->b, "parent", err) < 0 || fs_mkdir_p(m->parent, 0700, err) < 0)
+	if (bundle_clear_dir(&m->b, "parent", err) < 0 || bundle_make_dir(&m->b, "parent", err) < 0)
 		return -1;
 	for (int i = 1; i <= m->p->how.pre_dumps && i <= REPORT_MAX_PRE; i++) {
 		if (one_round(m, i, err) < 0)

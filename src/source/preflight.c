@@ -2,6 +2,7 @@
  * a refusal: exit 2, the container runs on as before. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "criu.h"
 #include "fs.h"
@@ -18,11 +19,13 @@ static int local_checks(struct migration *m, struct mig_err **err)
 	if (bundle_load(p->what.base_dir, name, &m->b, err) < 0 ||
 	    (m->lock_fd = bundle_lock(&m->b, err)) < 0)
 		return mig_err_wrap(err, "source");
-	if (p->what.sync_rootfs && strchr(m->b.root_path, '/'))
+	if (p->what.sync_rootfs && m->b.root_path[0] == '/')
 		return mig_err_set(err, 0,
 				   "the rootfs of %s is at '%s', outside the bundle: it cannot be "
 				   "synced; use --no-rootfs-sync if both hosts share it",
 				   name, m->b.root_path);
+	if (bundle_check_rootfs(&m->b, 0, err) < 0)
+		return mig_err_wrap(err, "source");
 	m->image = bundle_path(&m->b, "image");
 	m->parent = bundle_path(&m->b, "parent");
 	enum runc_status st;
@@ -93,10 +96,20 @@ static int hello_and_check(struct migration *m, struct mig_err **err)
 
 /* Taken before the first pass: whatever changes from then on differs from it, and an
  * unchanged rootfs needs no rsync in the downtime (freeze.c). */
+int rootfs_digest(const struct migration *m, unsigned char out[32], struct mig_err **err)
+{
+	int fd = bundle_rootfs_fd(&m->b, err);
+	if (fd < 0)
+		return -1;
+	int r = fs_tree_digest(fd, out, err);
+	close(fd);
+	return r < 0 ? mig_err_wrap(err, "the rootfs %s", m->b.rootfs) : 0;
+}
+
 static void take_rootfs_digest(struct migration *m)
 {
 	struct mig_err *e = NULL;
-	m->have_digest = fs_tree_digest(m->b.rootfs, m->rootfs_digest, &e) == 0;
+	m->have_digest = rootfs_digest(m, m->rootfs_digest, &e) == 0;
 	if (!m->have_digest)
 		report_warn(m->r, "%s: the final rootfs pass will run", mig_err_msg(e));
 	mig_err_free(&e);
@@ -107,7 +120,7 @@ static void take_rootfs_digest(struct migration *m)
 static int presync(struct migration *m, struct mig_err **err)
 {
 	const struct plan *p = m->p;
-	if (bundle_clear_dir(&m->b, "image", err) < 0 || fs_mkdir_p(m->image, 0700, err) < 0)
+	if (bundle_clear_dir(&m->b, "image", err) < 0 || bundle_make_dir(&m->b, "image", err) < 0)
 		return -1;
 	const char *srcs[3];
 	size_t n = xfer_sources(m, srcs);
@@ -142,7 +155,8 @@ size_t xfer_sources(const struct migration *m, const char *srcs[3])
 
 int preflight(struct migration *m, struct mig_err **err)
 {
-	if (local_checks(m, err) < 0 || check_source_features(m, err) < 0 || check_stop(err) < 0 ||
+	if (local_checks(m, err) < 0 || check_source_features(m, err) < 0 ||
+	    xfer_check_rsync(m->p->how.allow_old_rsync, err) < 0 || check_stop(err) < 0 ||
 	    hello_and_check(m, err) < 0 || xfer_master_start(&m->xfer, &m->master, err) < 0 ||
 	    (mig_lazy(m) && postcopy_prepare(m, err) < 0) || check_stop(err) < 0 ||
 	    presync(m, err) < 0)

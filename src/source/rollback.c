@@ -88,10 +88,8 @@ int rollback(struct migration *m, struct mig_err **cause)
 		return rollback_lazy(m, cause);
 	const char *name = m->p->what.container;
 	log_info("restoring %s on this host from its own image", name);
-	char *work = bundle_path(&m->b, "work");
 	struct mig_err *e = NULL;
-	int r = restore_container(&m->p->tools.runc, name, &m->b, m->image, work, 0, &e);
-	free(work);
+	int r = restore_container(&m->p->tools.runc, name, &m->b, "image", "work", 0, &e);
 	if (r == 0)
 		return outcome(m, EXIT_ROLLED_BACK,
 			       mig_strdup_printf("%s; the container was restored and runs on this "

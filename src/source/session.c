@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "text.h"
 #include "timeouts.h"
 
 void session_init(struct ctl_session *s, const struct plan *p)
@@ -66,6 +67,14 @@ int session_hello(struct ctl_session *s, struct mig_err **err)
 	const char *nonce = proto_get_str(rep, "nonce", 0, NULL);
 	proto_get_bool(rep, "auth", &s->auth_on, 0, NULL);
 	int r = base ? 0 : mig_err_wrap(err, "hello reply");
+	/* It becomes rsync's remote path and the bundle's path on the destination. */
+	if (base && !text_valid_abs_path(base)) {
+		r = mig_err_set(err, 0,
+				"hello reply: the destination's base dir '%.200s' is not a plain "
+				"absolute path ([A-Za-z0-9._/+-], normalized): refusing it",
+				base);
+		base = NULL;
+	}
 	if (base)
 		s->base_dir = mig_xstrdup(base);
 	if (version)

@@ -51,6 +51,8 @@ int check_stop(struct mig_err **err);
 
 /* preflight.c: everything before anything is touched (failure: exit 2). */
 int preflight(struct migration *m, struct mig_err **err);
+/* The rootfs's digest (fs_tree_digest): equal ones mean no rsync is needed. */
+int rootfs_digest(const struct migration *m, unsigned char out[32], struct mig_err **err);
 /* What rsync sends of the bundle: the rootfs (unless shared) and the image dir; srcs has
  * room for one more. */
 size_t xfer_sources(const struct migration *m, const char *srcs[3]);

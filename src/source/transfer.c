@@ -18,6 +18,15 @@
  * container frozen until the overall timeout. */
 #define RSYNC_IO_TIMEOUT RSYNC_IO_TIMEOUT_STR(RSYNC_IO_TIMEOUT_S)
 
+/* The remote paths go to the remote rsync through its protocol, not through the remote
+ * shell (rsync >= 3.0 knows -s; 3.2.4 named it --secluded-args, preflight.c asks for at
+ * least that unless --allow-old-rsync).  The base dir a destination reports is checked
+ * too (session.c), so even an rsync that ignored this could not be made to run a command. */
+#define RSYNC_SECLUDED "-s"
+/* The first rsync that names -s --secluded-args and defaults to it with RSYNC_OLD_ARGS
+ * unset (3.2.4); older ones split remote paths on the remote shell's rules by default. */
+#define RSYNC_SECLUDED_SINCE "3.2.4"
+
 /* The one ssh command line every OpenSSH process of ours runs (rsync's -e, the master,
  * the way back of --repeat), made from the same ssh_target as our libssh session:
  * ssh -p PORT [-i ID] [-o UserKnownHostsFile=KH], with `master` the master connection's
@@ -79,8 +88,11 @@ static int put_e_arg(char **s, const char *arg, struct mig_err **err)
 
 char *xfer_ssh_command(const struct xfer_ctx *x, struct mig_err **err)
 {
+	/* rsync puts the host right after this: "--" first, so it can never be an option. */
 	struct xfer_argv a;
-	ssh_argv(x, &a, 1, NULL);
+	size_t n = ssh_argv(x, &a, 1, NULL);
+	a.argv[n++] = "--";
+	a.argv[n] = NULL;
 	char *s = mig_xstrdup("");
 	for (size_t i = 0; a.argv[i]; i++) {
 		if (put_e_arg(&s, a.argv[i], err) < 0) {
@@ -104,6 +116,7 @@ int xfer_master_argv(const struct xfer_ctx *x, const char *path, struct xfer_arg
 				     "-N", "-S",
 				     path, NULL};
 	size_t n = ssh_argv(x, a, 0, after);
+	a->argv[n++] = "--";
 	a->argv[n++] = x->ssh.host;
 	a->argv[n] = NULL;
 	return 0;
@@ -113,8 +126,8 @@ int xfer_remote_argv(const struct xfer_ctx *x, const char *const cmd[], struct x
 		     struct mig_err **err)
 {
 	size_t n = ssh_argv(x, a, 1, NULL);
-	a->argv[n++] = x->ssh.host;
 	a->argv[n++] = "--";
+	a->argv[n++] = x->ssh.host;
 	/* The remote side runs the command through the user's shell: every argument is
 	 * single-quoted (a quote inside becomes '\'') so nothing in it is interpreted. */
 	size_t len = 1;
@@ -254,6 +267,7 @@ int xfer_build_argv(const struct xfer_ctx *x, enum xfer_kind kind, const char *c
 	/* Never descend into a mount below the source dir (a container's bind mounts). */
 	a->argv[n++] = "--one-file-system";
 	a->argv[n++] = "--stats";
+	a->argv[n++] = RSYNC_SECLUDED;
 	a->argv[n++] = RSYNC_IO_TIMEOUT;
 	if (x->compress) {
 		a->owned[2] = mig_strdup_printf("--compress-choice=%s", x->compress);
@@ -264,6 +278,7 @@ int xfer_build_argv(const struct xfer_ctx *x, enum xfer_kind kind, const char *c
 		a->argv[n++] = "--info=progress2";
 	a->argv[n++] = "-e";
 	a->argv[n++] = ssh;
+	a->argv[n++] = "--";
 	for (size_t i = 0; i < nsrcs; i++)
 		a->argv[n++] = srcs[i];
 	a->owned[1] = conn_host_join(x->ssh.host, ":%s/", remote_dir);
@@ -362,7 +377,9 @@ static int run_rsync(const struct xfer_ctx *x, struct xfer_argv *a, int progress
 		log_debug("running %s", s);
 		free(s);
 	}
-	struct proc_opts po = {.timeout_ms = x->timeout_ms};
+	/* Neither may turn the remote paths back into words for the remote shell. */
+	static const char *const env[] = {"RSYNC_OLD_ARGS", "RSYNC_PROTECT_ARGS", NULL};
+	struct proc_opts po = {.timeout_ms = x->timeout_ms, .env_add = env};
 	struct proc_result res;
 	struct proc p;
 	int r = proc_spawn(&p, a->argv, &po, err);
@@ -437,9 +454,38 @@ int xfer_probe(const struct xfer_ctx *x, const char *src, const char *remote_dir
 		if (!a.owned[0])
 			return -1;
 		a.owned[1] = conn_host_join(x->ssh.host, ":%s", remote_dir);
-		const char *argv[] = {"rsync", "--list-only", "--dirs",	  RSYNC_IO_TIMEOUT,
-				      "-e",    a.owned[0],    a.owned[1], NULL};
+		const char *argv[] = {"rsync",		"--list-only", "--dirs",   RSYNC_SECLUDED,
+				      RSYNC_IO_TIMEOUT, "-e",	       a.owned[0], "--",
+				      a.owned[1],	NULL};
 		memcpy(a.argv, argv, sizeof(argv));
 	}
 	return run_rsync(x, &a, 0, st, err);
+}
+
+/* a < b for dotted versions ("3.2.7" < "3.5.0"); suffixes ignored. */
+static int version_below(const char *a, const char *b)
+{
+	long va[3] = {0, 0, 0}, vb[3] = {0, 0, 0};
+	sscanf(a, "%ld.%ld.%ld", &va[0], &va[1], &va[2]);
+	sscanf(b, "%ld.%ld.%ld", &vb[0], &vb[1], &vb[2]);
+	for (int i = 0; i < 3; i++)
+		if (va[i] != vb[i])
+			return va[i] < vb[i];
+	return 0;
+}
+
+int xfer_check_rsync(int allow_old, struct mig_err **err)
+{
+	char *v = NULL;
+	if (xfer_rsync_version(&v, err) < 0)
+		return mig_err_wrap(err, "rsync on this host");
+	int r = 0;
+	if (version_below(v, RSYNC_SECLUDED_SINCE) && !allow_old)
+		r = mig_err_set(err, 0,
+				"rsync %s on this host is older than %s: by default it passes "
+				"remote paths through the remote shell; install a newer rsync, or "
+				"give --allow-old-rsync to use it with -s anyway",
+				v, RSYNC_SECLUDED_SINCE);
+	free(v);
+	return r;
 }

@@ -90,6 +90,10 @@ char *xfer_parse_rsync_version(const char *out);
 /* The local rsync's version. */
 int xfer_rsync_version(char **version, struct mig_err **err);
 
+/* The local rsync runs and is at least 3.2.4 (it keeps remote paths away from the remote
+ * shell), or allow_old. */
+int xfer_check_rsync(int allow_old, struct mig_err **err);
+
 /* Proves that a transfer would work without changing anything: with src, the rootfs sync
  * of src into remote_dir as a dry run (st->file_bytes: what it would send); without, a
  * listing of remote_dir itself.  Either way through ssh with the transfer's options. */

@@ -2,6 +2,7 @@
  * source host: listens on SOCKET, takes the pty master runc sends for a terminal container,
  * and leaves a detached keeper draining it into LOG.  Prints the keeper's PID. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,7 +31,13 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	struct mig_err *err = NULL;
 	pid_t keeper;
-	int r = console_take(&cs, 60000, argv[2], &keeper, &err);
+	int log = open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log < 0) {
+		fprintf(stderr, "holdpty: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	int r = console_take(&cs, 60000, log, &keeper, &err);
+	close(log);
 	close(cs.fd);
 	unlink(argv[1]);
 	if (r < 0) {

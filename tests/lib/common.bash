@@ -4,6 +4,7 @@
 #   MIGRATE_SRC MIGRATE_DST   build/migrate-src, build/migrate-dst
 #   FAKE_RUNC                 tests/fake-runc
 #   CTLCAT SENDPTY HOLDPTY    build/tests/helpers/{ctlcat,sendpty,holdpty}
+#   FAKEDST                   build/tests/helpers/fakedst (a hostile stand-in destination)
 #
 # Functions:
 #   mk_hosts / rm_hosts                 temp tree: TEST_TMP, SRC_BASE DST_BASE SRC_ROOT DST_ROOT
@@ -31,7 +32,8 @@ _COMMON_TOP=$(cd "$_COMMON_TESTS_DIR/.." && pwd)
 : "${CTLCAT:=$_COMMON_TOP/build/tests/helpers/ctlcat}"
 : "${SENDPTY:=$_COMMON_TOP/build/tests/helpers/sendpty}"
 : "${HOLDPTY:=$_COMMON_TOP/build/tests/helpers/holdpty}"
-export MIGRATE_SRC MIGRATE_DST FAKE_RUNC CTLCAT SENDPTY HOLDPTY
+: "${FAKEDST:=$_COMMON_TOP/build/tests/helpers/fakedst}"
+export MIGRATE_SRC MIGRATE_DST FAKE_RUNC CTLCAT SENDPTY HOLDPTY FAKEDST
 
 # --- processes -------------------------------------------------------------------------------
 

@@ -37,15 +37,42 @@ static int setup(void **state)
 	return mkdtemp(tmp) ? 0 : -1;
 }
 
+/* What a test mounted below tmp (the fs module unmounts only runc's and CRIU's own). */
+static void unmount_test_mounts(void)
+{
+	char line[4096], mp[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 &&
+		    !strncmp(mp, tmp, strlen(tmp)))
+			umount2(mp, MNT_DETACH);
+	if (f)
+		fclose(f);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
 	struct mig_err *err = NULL;
-	fs_unmount_below(tmp, &err);
-	mig_err_free(&err);
-	fs_remove_tree(tmp, &err);
+	unmount_test_mounts();
+	fs_clear_path(tmp, &err);
 	mig_err_free(&err);
 	return 0;
+}
+
+static int open_tmp(void)
+{
+	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static long long tree_size(const char *name)
+{
+	int fd = open_tmp();
+	long long n = fs_tree_size_at(fd, name);
+	close(fd);
+	return n;
 }
 
 static void test_load(void **state)
@@ -93,12 +120,12 @@ static void test_tree_size_and_remove(void **state)
 	char link[200];
 	snprintf(link, sizeof(link), "%s/l", dir);
 	assert_int_equal(symlink("/etc/passwd", link), 0);
-	assert_int_equal(fs_tree_size(dir), 15);
-	assert_int_equal(fs_remove_tree(dir, &err), 0);
+	assert_int_equal(tree_size("tree"), 15);
+	assert_int_equal(fs_clear_path(dir, &err), 0);
 	assert_false(fs_exists(dir));
-	assert_true(fs_exists("/etc/passwd"));		/* the link's target survives */
-	assert_int_equal(fs_remove_tree(dir, &err), 0); /* missing: not an error */
-	assert_int_equal(fs_tree_size(dir), 0);
+	assert_true(fs_exists("/etc/passwd"));	       /* the link's target survives */
+	assert_int_equal(fs_clear_path(dir, &err), 0); /* missing: not an error */
+	assert_int_equal(tree_size("tree"), 0);
 }
 
 /* The rootfs hazard (docs/notes-platform.md): a bind mount of a rootfs inside a dir being removed.
@@ -106,24 +133,29 @@ static void test_tree_size_and_remove(void **state)
 static void test_remove_refuses_mount_point(void **state)
 {
 	(void)state;
-	char precious[128], victim[128], mnt[160];
+	char precious[128], victim[128], mnt[160], left[160];
 	snprintf(precious, sizeof(precious), "%s/precious", tmp);
 	snprintf(victim, sizeof(victim), "%s/state", tmp);
-	snprintf(mnt, sizeof(mnt), "%s/criu-root", victim);
+	snprintf(mnt, sizeof(mnt), "%s/bound", victim);
+	snprintf(left, sizeof(left), "%s/criu-root", victim);
 	struct mig_err *err = NULL;
 	assert_int_equal(fs_mkdir_p(precious, 0755, &err), 0);
 	assert_int_equal(fs_mkdir_p(mnt, 0755, &err), 0);
+	assert_int_equal(fs_mkdir_p(left, 0755, &err), 0);
 	write_file(precious, "data", "keep me");
 	if (mount(precious, mnt, NULL, MS_BIND, NULL) < 0)
 		skip(); /* not root: cannot build the hazard */
-	assert_int_equal(fs_remove_tree(victim, &err), -1);
+	/* A mount that is not runc's or CRIU's: not unmounted, and the removal refuses it. */
+	assert_int_equal(fs_clear_path(victim, &err), -1);
 	assert_non_null(strstr(mig_err_msg(err), "mount point"));
 	mig_err_free(&err);
 	char data[200];
 	snprintf(data, sizeof(data), "%s/data", precious);
 	assert_true(fs_exists(data));
-	assert_int_equal(fs_unmount_below(victim, &err), 0);
-	assert_int_equal(fs_remove_tree(victim, &err), 0);
+	assert_int_equal(umount2(mnt, 0), 0);
+	/* runc's leftover bind of the rootfs: unmounted first, then the tree goes. */
+	assert_int_equal(mount(precious, left, NULL, MS_BIND, NULL), 0);
+	assert_int_equal(fs_clear_path(victim, &err), 0);
 	assert_false(fs_exists(victim));
 	assert_true(fs_exists(data));
 }
@@ -131,7 +163,10 @@ static void test_remove_refuses_mount_point(void **state)
 static void digest_of(const char *dir, unsigned char out[32])
 {
 	struct mig_err *e = NULL;
-	assert_int_equal(fs_tree_digest(dir, out, &e), 0);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_tree_digest(fd, out, &e), 0);
+	close(fd);
 }
 
 /* The digest that lets the final rootfs pass be skipped: equal when nothing changed (or
@@ -176,7 +211,7 @@ static void test_tree_digest(void **state)
 	digest_of(root, d1);
 	assert_memory_not_equal(d0, d1, 32);
 	struct mig_err *e = NULL;
-	assert_int_equal(fs_tree_digest("/nonexistent/x", d1, &e), -1);
+	assert_int_equal(fs_tree_digest(-1, d1, &e), -1);
 	mig_err_free(&e);
 }
 

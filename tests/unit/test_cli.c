@@ -238,6 +238,40 @@ static void test_check_options(void **state)
 	mig_err_free(&err);
 }
 
+/* Users and hosts end up in ssh's and rsync's argv: one that starts with '-' would be an
+ * option there ("-oProxyCommand=..."), one with white space or quotes would be split or
+ * interpreted.  They are refused before anything runs. */
+static void test_hostile_users_and_hosts(void **state)
+{
+	(void)state;
+	struct src_cli o;
+	struct mig_err *err = NULL;
+	const char *bad_dest[] = {"-oProxyCommand=touch /tmp/x",
+				  "root@-oProxyCommand=x",
+				  "a b@host",
+				  "host name",
+				  "-h",
+				  "root@host;reboot",
+				  "ro'ot@host",
+				  "host\t"};
+	for (size_t i = 0; i < sizeof(bad_dest) / sizeof(bad_dest[0]); i++) {
+		assert_int_equal(parse_src(&o, &err, "c1", bad_dest[i], NULL), CLI_USAGE);
+		assert_non_null(err);
+		mig_err_free(&err);
+	}
+	assert_int_equal(
+	    parse_src(&o, &err, "--ssh-user", "root -oProxyCommand=x", "c1", "h", NULL), CLI_USAGE);
+	assert_non_null(strstr(mig_err_msg(err), "bad SSH user"));
+	mig_err_free(&err);
+	assert_int_equal(parse_src(&o, &err, "--ssh-user", "-x", "c1", "h", NULL), CLI_USAGE);
+	mig_err_free(&err);
+	assert_int_equal(parse_src(&o, &err, "--back-host", "-oX", "c1", "h", NULL), CLI_USAGE);
+	mig_err_free(&err);
+	const char *good[] = {"10.0.0.2", "fe80::1%eth0", "host-1.example", "u_1.x@h"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(parse_src(&o, &err, "c1", good[i], NULL), CLI_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +285,7 @@ int main(void)
 	    cmocka_unit_test(test_valid_names),
 	    cmocka_unit_test(test_dst),
 	    cmocka_unit_test(test_check_options),
+	    cmocka_unit_test(test_hostile_users_and_hosts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -503,7 +503,7 @@ static int hang_teardown(void **state)
 {
 	(void)state;
 	struct mig_err *err = NULL;
-	fs_remove_tree(dir, &err);
+	fs_clear_path(dir, &err);
 	mig_err_free(&err);
 	return 0;
 }

@@ -177,6 +177,36 @@ static void test_typed_getters(void **state)
 }
 
 /* alive(): unread data is not a hang-up; the peer closing is. */
+/* Numbers from a peer: checked before they are converted (1e300, -1, 1.5, NaN-like strings,
+ * huge exponents), never cast blindly. */
+static void test_counts_range_checked(void **state)
+{
+	(void)state;
+	struct mig_err *e = NULL;
+	cJSON *o = cJSON_Parse("{\"a\":1e300,\"b\":-1,\"c\":1.5,\"d\":\"NaN\",\"e\":1e999,"
+			       "\"f\":42,\"g\":9007199254740992,\"h\":-0}");
+	assert_non_null(o);
+	long long v = 7;
+	const char *bad[] = {"a", "b", "c", "d", "e", "missing"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(proto_get_count(o, bad[i], PROTO_MAX_COUNT, &v, 1, &e), -1);
+		assert_non_null(e);
+		mig_err_free(&e);
+		assert_int_equal(proto_get_count(o, bad[i], PROTO_MAX_COUNT, &v, 0, &e), -1);
+		assert_null(e);
+	}
+	assert_int_equal(v, 7); /* untouched */
+	assert_int_equal(proto_get_count(o, "f", 100, &v, 1, &e), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(proto_get_count(o, "f", 41, &v, 1, &e), -1);
+	mig_err_free(&e);
+	assert_int_equal(proto_get_count(o, "g", PROTO_MAX_COUNT, &v, 1, &e), 0);
+	assert_int_equal(v, PROTO_MAX_COUNT);
+	assert_int_equal(proto_get_count(o, "h", 10, &v, 1, &e), 0);
+	assert_int_equal(v, 0);
+	cJSON_Delete(o);
+}
+
 static void test_conn_alive(void **state)
 {
 	(void)state;
@@ -249,6 +279,7 @@ int main(void)
 	    cmocka_unit_test(test_typed_getters),
 	    cmocka_unit_test(test_send_recv_and_call),
 	    cmocka_unit_test(test_conn_alive),
+	    cmocka_unit_test(test_counts_range_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -480,9 +480,51 @@ static void test_table_criu(void **state)
 	assert_non_null(strstr(buf, "same as parent 0, lazy -"));
 }
 
+/* The other host's report line is a peer's data: numbers out of range (1e300, -1, huge
+ * exponents) become "not measured", never undefined conversions; text with control
+ * characters is escaped in the table and neutralized in CSV. */
+static void test_hostile_report(void **state)
+{
+	(void)state;
+	struct mig_report r;
+	report_init(&r, "source", "c1", "cold");
+	struct mig_err *e = NULL;
+	assert_int_equal(report_from_json(&r,
+					  "{\"run\":1e300,\"exit_code\":-1e300,\"ok\":true,"
+					  "\"dump_ms\":1e300,\"xfer_ms\":-1,\"frozen_ms\":1e999,"
+					  "\"restore_ms\":\"NaN\",\"total_ms\":12,"
+					  "\"pre_dumps\":[{\"dump_ms\":1e300,\"bytes\":5}],"
+					  "\"error\":\"=cmd|' /C calc'!A0\\u001b[2J\"}",
+					  &e),
+			 0);
+	assert_int_equal(r.run, 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_int_equal(r.dump_ms, REPORT_NONE);
+	assert_int_equal(r.xfer_ms, REPORT_NONE);
+	assert_int_equal(r.frozen_us, REPORT_NONE);
+	assert_int_equal(r.restore_ms, REPORT_NONE);
+	assert_int_equal(r.total_ms, 12);
+	assert_int_equal(r.pre[0].dump_ms, REPORT_NONE);
+	assert_int_equal(r.pre[0].bytes, 5);
+	r.ok = 0;
+	char buf[8192] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	report_print_table(&r, f);
+	fclose(f);
+	assert_null(strchr(buf, 0x1b));
+	assert_non_null(strstr(buf, "\\x1b[2J"));
+	memset(buf, 0, sizeof(buf));
+	f = fmemopen(buf, sizeof(buf) - 1, "w");
+	report_csv_row(&r, f);
+	fclose(f);
+	assert_null(strchr(buf, 0x1b));
+	assert_non_null(strstr(buf, ",\"'=cmd|' /C calc'!A0\\x1b[2J\"\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_hostile_report),
 	    cmocka_unit_test(test_fmt_bytes),
 	    cmocka_unit_test(test_json_fields),
 	    cmocka_unit_test(test_json_failure_and_pre_dumps),

@@ -169,19 +169,20 @@ static void test_rsync_argv(void **state)
 	struct xfer_argv a;
 	struct mig_err *err = NULL;
 	assert_int_equal(xfer_build_argv(&x, XFER_ROOTFS, srcs, 2, "/d/c1", &a, &err), 0);
-	assert_argv(a.argv, "rsync -aHAX --numeric-ids --delete --one-file-system --stats "
+	assert_argv(a.argv, "rsync -aHAX --numeric-ids --delete --one-file-system --stats -s "
 			    "--timeout=60 -e 'ssh -p 2222 -i /root/.ssh/id -o "
 			    "UserKnownHostsFile=/tmp/kh -o BatchMode=yes -o "
 			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -l "
-			    "root' /b/c1/rootfs /b/c1/image 10.0.0.2:/d/c1/");
+			    "root --' -- /b/c1/rootfs /b/c1/image 10.0.0.2:/d/c1/");
 	xfer_argv_free(&a);
 	x.ssh.host = "fe80::1";
 	x.ssh.identity = "/key with space";
 	x.ssh.known_hosts = NULL;
 	assert_int_equal(xfer_build_argv(&x, XFER_IMAGE, srcs + 1, 1, "/d/c1", &a, &err), 0);
 	assert_string_equal(a.argv[1], "-a");
-	assert_non_null(strstr(a.argv[7], "-i '/key with space'"));
-	assert_string_equal(a.argv[9], "[fe80::1]:/d/c1/");
+	assert_non_null(strstr(a.argv[8], "-i '/key with space'"));
+	assert_string_equal(a.argv[9], "--");
+	assert_string_equal(a.argv[11], "[fe80::1]:/d/c1/");
 	xfer_argv_free(&a);
 	x.ssh.identity = "/it's";
 	assert_int_equal(xfer_build_argv(&x, XFER_IMAGE, srcs, 1, "/d", &a, &err), -1);
@@ -202,18 +203,18 @@ static void test_rsync_argv_master(void **state)
 	struct xfer_argv a;
 	struct mig_err *err = NULL;
 	assert_int_equal(xfer_build_argv(&x, XFER_IMAGE, srcs, 1, "/d/c1", &a, &err), 0);
-	assert_argv(a.argv, "rsync -a --delete --one-file-system --stats --timeout=60 -z "
+	assert_argv(a.argv, "rsync -a --delete --one-file-system --stats -s --timeout=60 -z "
 			    "--compress-choice=zstd --info=progress2 -e 'ssh -p 22 -S "
 			    "/tmp/migrate-src.abc/ssh.sock -o ControlMaster=no -o BatchMode=yes -o "
 			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -l "
-			    "root' /b/c1/image 10.0.0.2:/d/c1/");
+			    "root --' -- /b/c1/image 10.0.0.2:/d/c1/");
 	xfer_argv_free(&a);
 	x.ssh.known_hosts = "/tmp/kh";
 	xfer_master_argv(&x, "/tmp/m/ssh.sock", &a);
 	assert_argv(a.argv, "ssh -p 22 -o UserKnownHostsFile=/tmp/kh -o BatchMode=yes -o "
 			    "StrictHostKeyChecking=yes -o ConnectTimeout=30 -o Compression=no -o "
 			    "ServerAliveInterval=15 -o ServerAliveCountMax=4 -o ControlMaster=yes "
-			    "-o ControlPersist=no -N -S /tmp/m/ssh.sock -l root 10.0.0.2");
+			    "-o ControlPersist=no -N -S /tmp/m/ssh.sock -l root -- 10.0.0.2");
 	xfer_argv_free(&a);
 }
 
@@ -230,10 +231,10 @@ static void test_remote_argv_quoting(void **state)
 	size_t n = 0;
 	while (a.argv[n])
 		n++;
-	assert_string_equal(a.argv[n - 2], "--");
+	assert_string_equal(a.argv[n - 3], "--");
+	assert_string_equal(a.argv[n - 2], "h");
 	assert_string_equal(a.argv[n - 1],
 			    "'migrate-src' '--back-opt=$(reboot)' 'it'\\''s' 'a b;c'");
-	assert_string_equal(a.argv[n - 3], "h");
 	xfer_argv_free(&a);
 }
 

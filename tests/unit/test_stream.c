@@ -1,4 +1,4 @@
-/* The image stream (src/stream.c): a directory sent through a socketpair arrives whole;
+/* The image stream (src/common/stream.c): a directory sent through a socketpair arrives whole;
  * names, links, sizes and digests that are not right are refused; a write error on the
  * receiving side keeps the stream in step and becomes the restore's error. */
 #include <stdarg.h>
@@ -68,7 +68,8 @@ static struct mig_conn *send_in_child(const char *dir, int level, int *sum_fd, p
 		struct stream_tx tx = {.c = c, .zstd_level = level};
 		struct stream_sum s;
 		struct mig_err *e = NULL;
-		int r = stream_send_dir(&tx, dir, &s, &e);
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int r = dfd < 0 ? -1 : stream_send_dir(&tx, dfd, &s, &e);
 		(void)!write(pp[1], &s, sizeof(s));
 		c->close(c);
 		_exit(r == 0 ? 0 : 1);
@@ -77,6 +78,30 @@ static struct mig_conn *send_in_child(const char *dir, int level, int *sum_fd, p
 	close(pp[1]);
 	*sum_fd = pp[0];
 	return conn_from_fd(sv[0], "rx");
+}
+
+/* stream_rx_file into the directory dir: its parent stands for the bundle. */
+static int rx_file(struct stream_rx *rx, struct mig_conn *c, const cJSON *msg, const char *dir,
+		   struct mig_err **err)
+{
+	char parent[256];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/'), base[128];
+	*slash = '\0';
+	snprintf(base, sizeof(base), "%s", slash + 1);
+	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 && errno == ENOENT) {
+		/* A parent that does not exist: a directory removed after it was opened, in
+		 * which nothing can be made (ENOENT). */
+		snprintf(parent, sizeof(parent), "%s/gone", tmp);
+		assert_int_equal(mkdir(parent, 0700), 0);
+		pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_int_equal(rmdir(parent), 0);
+	}
+	assert_true(pfd >= 0);
+	int r = stream_rx_file(rx, c, msg, pfd, base, err);
+	close(pfd);
+	return r;
 }
 
 static void read_summary(int fd, struct stream_sum *sum)
@@ -93,11 +118,11 @@ static int receive_all(struct mig_conn *c, struct stream_rx *rx, const char *dir
 		struct mig_err *e = NULL;
 		cJSON *msg = proto_recv(c, 5000, &e);
 		if (!msg) {
-			int closed = strstr(mig_err_msg(e), "connection closed") != NULL;
+			int closed = mig_err_status(e) == MIG_CLOSED;
 			mig_err_free(&e);
 			return closed ? 0 : -1;
 		}
-		int r = stream_rx_file(rx, c, msg, dir, err);
+		int r = rx_file(rx, c, msg, dir, err);
 		cJSON_Delete(msg);
 		if (r < 0)
 			return -1;
@@ -133,7 +158,8 @@ static void roundtrip(int level)
 	pid_t pid;
 	int sum_fd;
 	struct mig_conn *c = send_in_child(src, level, &sum_fd, &pid);
-	struct stream_rx rx = {0};
+	struct stream_rx rx;
+	stream_rx_init(&rx);
 	struct mig_err *e = NULL;
 	char image[160];
 	snprintf(image, sizeof(image), "%s/image", dst);
@@ -203,7 +229,7 @@ static int rx_one(const char *json, const char *bytes, size_t n, struct stream_r
 	struct mig_err *e2 = NULL;
 	cJSON *msg = proto_recv(c, 1000, &e2);
 	assert_non_null(msg);
-	int r = stream_rx_file(rx, c, msg, dir, e);
+	int r = rx_file(rx, c, msg, dir, e);
 	cJSON_Delete(msg);
 	c->close(c);
 	return r;
@@ -221,13 +247,18 @@ static void test_refusals(void **state)
 	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":-1}",
 	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1.5}",
 	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1e15}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1e300}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1,\"mode\":1e300}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1,\"mode\":-1}",
+	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":\"NaN\"}",
 	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\"}",
 	    "{\"v\":1,\"type\":\"file\",\"name\":\"parent\",\"link\":\"/etc\"}",
 	    "{\"v\":1,\"type\":\"file\",\"name\":\"parent\",\"link\":\"../parent/1/../../../x\"}",
 	    "{\"v\":1,\"type\":\"file\",\"name\":\"other\",\"link\":\"../parent/1\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct stream_rx rx = {0};
+		struct stream_rx rx;
+		stream_rx_init(&rx);
 		struct mig_err *e = NULL;
 		if (rx_one(bad[i], "z", 1, &rx, dir, &e) != -1)
 			fail_msg("accepted: %s", bad[i]);
@@ -246,7 +277,8 @@ static void test_tampered(void **state)
 	(void)state;
 	char dir[128];
 	snprintf(dir, sizeof(dir), "%s/image", tmp);
-	struct stream_rx rx = {0};
+	struct stream_rx rx;
+	stream_rx_init(&rx);
 	struct mig_err *e = NULL;
 	assert_int_equal(rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3}", "abd",
 				3, &rx, dir, &e),
@@ -270,7 +302,8 @@ static void test_write_error_keeps_step(void **state)
 	(void)state;
 	char dir[128];
 	snprintf(dir, sizeof(dir), "%s/no/such/dir", tmp);
-	struct stream_rx rx = {0};
+	struct stream_rx rx;
+	stream_rx_init(&rx);
 	struct mig_err *e = NULL;
 	assert_int_equal(rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3}", "abc",
 				3, &rx, dir, &e),
@@ -297,7 +330,8 @@ static void test_bad_blocks(void **state)
 	snprintf(dir, sizeof(dir), "%s/image", tmp);
 	const char *hdr =
 	    "{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3,\"enc\":\"zstd\"}";
-	struct stream_rx rx = {0};
+	struct stream_rx rx;
+	stream_rx_init(&rx);
 	struct mig_err *e = NULL;
 	/* raw_len 2 MiB: over the block size */
 	assert_int_equal(rx_one(hdr, "\x00\x20\x00\x00\x00\x00\x00\x05xxxxx", 13, &rx, dir, &e),
@@ -306,7 +340,8 @@ static void test_bad_blocks(void **state)
 	mig_err_free(&e);
 	stream_rx_free(&rx);
 	/* a 3-byte block of garbage, then the end: read through, remembered */
-	struct stream_rx rx2 = {0};
+	struct stream_rx rx2;
+	stream_rx_init(&rx2);
 	hdr = "{\"v\":1,\"type\":\"file\",\"name\":\"c.img\",\"size\":3,\"enc\":\"zstd\"}";
 	assert_int_equal(
 	    rx_one(hdr, "\x00\x00\x00\x03\x00\x00\x00\x04junk\x00\x00\x00\x00\x00\x00\x00\x00", 20,
@@ -316,7 +351,8 @@ static void test_bad_blocks(void **state)
 	assert_non_null(strstr(mig_err_msg(rx2.failed), "does not decompress"));
 	stream_rx_free(&rx2);
 	/* an unknown encoding */
-	struct stream_rx rx3 = {0};
+	struct stream_rx rx3;
+	stream_rx_init(&rx3);
 	assert_int_equal(
 	    rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"b.img\",\"size\":1,\"enc\":\"rot13\"}",
 		   "x", 1, &rx3, dir, &e),
