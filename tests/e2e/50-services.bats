@@ -9,7 +9,12 @@
 # DRAFT.  Lines marked `# NEW:` use what the tools do not have yet: the CRIU options
 # (--tcp-established, --tcp-close, ...), --dst-netns, and the checks before the freeze that
 # the issue asks for.  The tests without such a line pass with today's tools (criu 4.2.1 from
-# scripts/install-deps, runc 1.1.15).
+# scripts/install-deps, runc 1.1.15).  The test logic of the four that need only the CRIU
+# options and --dst-netns was checked on a copy whose `src ...` line was replaced by raw runc
+# (checkpoint --tcp-established, rsync rootfs + image, jq rewriting the destination's netns
+# path, restore --tcp-established, for --tcp-close with CRIU_CONFIG_FILE naming a file that
+# says "tcp-close"): "cold with --tcp-established", "--tcp-close", "a named netns on each
+# host" and "a client outside the container" passed that way.
 #
 # Needs a CRIU that dumps TCP sockets on this kernel (Debian 13's 4.1.1 cannot on 6.18:
 # scripts/install-deps --criu-tcp-test), redis-tools (redis-check-rdb, redis-cli), busybox,
