@@ -18,13 +18,33 @@
 		"image", "parent", "work" \
 	}
 
+/* The container's network namespace as config.json says (linux.namespaces, type network). */
+enum bundle_netns {
+	NETNS_HOST = 0, /* no network namespace: the host's */
+	NETNS_PRIVATE,	/* a new one, runc's (restored empty: lo down) */
+	NETNS_NAMED,	/* joins one by path (/var/run/netns/NAME): checkpointed as external */
+};
+
 struct bundle_info {
 	char *dir;	 /* BASE/NAME: for messages and for runc's, CRIU's, rsync's arguments */
 	int fd;		 /* BASE/NAME opened without following a link at NAME; -1 when not */
 	int terminal;	 /* process.terminal in config.json */
 	char *root_path; /* root.path as written in config.json ("rootfs") */
 	char *rootfs;	 /* absolute path of the rootfs */
+	enum bundle_netns netns;
+	char *netns_path; /* NETNS_NAMED: its path */
 };
+
+/* "host", "private", "named" (the protocol's names, as well as the messages'). */
+const char *bundle_netns_name(enum bundle_netns n);
+int bundle_netns_parse(const char *s, enum bundle_netns *n);
+
+/* path is a network namespace (a file of nsfs, as `ip netns add` makes them). */
+int bundle_netns_check(const char *path, struct mig_err **err);
+
+/* Rewrites config.json's network namespace path to path (atomically: a new file beneath the
+ * bundle, then a rename), when it names another one. */
+int bundle_set_netns(struct bundle_info *b, const char *path, struct mig_err **err);
 
 /* Opens BASE/NAME and reads its config.json (a regular file, not followed if a link).
  * Fails with a message naming the path when the bundle or its config is missing or

@@ -20,6 +20,18 @@ int criu_version(const char *criu, char **version, struct mig_err **err);
  * NULL when there is no log). */
 char *criu_log_excerpt(const char *path);
 
+/* CRIU's own names (as its configuration files write them) for the options of o runc has
+ * no flag for: "tcp-skip-in-flight" and "link-remap" for a dump (dump set), "tcp-close" for
+ * a restore.  Fills lines (room for 4, NULL-terminated); returns how many. */
+struct criu_opts;
+size_t criu_config_lines(const struct criu_opts *o, int dump, const char *lines[4]);
+
+/* A CRIU configuration file holding what the file named by our own CRIU_CONFIG_FILE holds
+ * (a user's settings keep applying) and then lines, one option a line, written 0600 under
+ * $TMPDIR (or /tmp); its path goes into path (len >= 64).  With no lines nothing is
+ * written and path is "".  The caller unlinks it. */
+int criu_config_write(const char *const lines[], char *path, size_t len, struct mig_err **err);
+
 /* `criu check --feature NAME`: *ok is 1 when CRIU says the feature works here.  Fails only
  * when criu cannot be run at all. */
 int criu_has_feature(const char *criu, const char *feature, int *ok, struct mig_err **err);

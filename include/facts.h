@@ -26,6 +26,16 @@ extern const char *const facts_features[FACTS_N_FEATURES];
 
 enum facts_tri { FACT_UNKNOWN = -1, FACT_NO = 0, FACT_YES = 1 };
 
+/* In the environment of the TCP test's throwaway process (a copy of the program itself):
+ * the descriptor it reports readiness on.  Both mains call facts_tcp_child() first thing
+ * when it is set. */
+#define FACTS_TCP_CHILD_ENV "MIGRATE_TCP_TEST_FD"
+
+/* The throwaway process of the TCP test dump: a network namespace of its own, lo up, a
+ * listening socket and a connection to it (both ends), then a byte on the descriptor named
+ * by FACTS_TCP_CHILD_ENV, then it waits to be killed.  Returns only on failure. */
+int facts_tcp_child(void);
+
 enum hang_result {
 	HANG_SKIPPED = 0, /* not run */
 	HANG_OK,	  /* the test dump finished */
@@ -74,6 +84,12 @@ struct host_facts {
 	int hang_with_fault; /* when that hung: of a second dump with CRIU_FAULT=130 */
 	char *hang_detail;
 	long long hang_ms; /* how long the first test dump took */
+	/* the TCP test dump: a throwaway process with a listening and a connected TCP socket,
+	 * dumped with --tcp-established (and CRIU_FAULT=130: this one is about sockets) */
+	int tcp;	  /* enum hang_result */
+	char *tcp_detail; /* why not */
+	long long tcp_ms;
+	long long container_tcp; /* TCP sockets in the container's network namespace; -1 */
 };
 
 /* Gathers the facts of this host.  Never fails: what cannot be found out is unknown, with
@@ -86,6 +102,12 @@ void facts_gather_tools(const struct facts_opts *o, struct host_facts *f);
 
 /* The hang test alone: fills f->hang, hang_with_fault, hang_detail, hang_ms. */
 void facts_hang_test(const struct facts_opts *o, struct host_facts *f);
+
+/* The TCP test dump alone: fills f->tcp, tcp_detail, tcp_ms. */
+void facts_tcp_test(const struct facts_opts *o, struct host_facts *f);
+
+/* TCP sockets (listening or not) in the network namespace of the task pid: -1 unknown. */
+long long facts_tcp_sockets(int pid);
 
 /* As JSON (every field, null for unknowns), and back.  facts_from_json() accepts any object
  * (missing or mistyped fields stay unknown): the destination's reply is data, not trusted. */

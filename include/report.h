@@ -25,7 +25,8 @@ struct mig_report {
 	const char *role; /* "source" or "destination" */
 	char container[129];
 	char technique[16];
-	char peer[256]; /* the other host */
+	char criu_opts[192]; /* the CRIU options asked for (criu_opts_str), "" for none */
+	char peer[256];	     /* the other host */
 	int ok;
 	int exit_code;	     /* the exit code the program ends with */
 	char error[1024];    /* "" when ok */
@@ -92,7 +93,7 @@ void report_print(const struct mig_report *r, int json, int verbose, FILE *out);
 
 /* CSV (RFC 4180): one header line, then one row per migration, one column per JSON scalar
  * in this fixed order:
- *   run, started, role, container, technique, peer, ok, exit_code, sync_ms, sync_bytes,
+ *   run, started, role, container, technique, peer, criu_opts, ok, exit_code, sync_ms, sync_bytes,
  *   dump_ms, dump_bytes, xfer_ms, xfer_bytes, restore_ms, downtime_ms, total_ms, lazy_ms,
  *   lazy_bytes, page_server_ms, pre_dumps, frozen_ms, freezing_ms, memdump_ms, memwrite_ms,
  *   pages_scanned, pages_written, pages_skipped_parent, pages_lazy, criu_restore_ms,

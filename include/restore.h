@@ -15,6 +15,7 @@
  * failed restore left (runc state, mounts below it) so that a retry starts clean; a
  * cleanup that fails too is added to the error. */
 int restore_container(const struct runc_ctx *rc, const char *name, const struct bundle_info *b,
-		      const char *image, const char *work, int lazy, struct mig_err **err);
+		      const char *image, const char *work, int lazy, const struct criu_opts *opts,
+		      struct mig_err **err);
 
 #endif

@@ -6,6 +6,8 @@
 #ifndef MIG_RUNC_H
 #define MIG_RUNC_H
 
+#include <stddef.h>
+
 #include "err.h"
 #include "proc.h"
 
@@ -15,12 +17,14 @@
 #define RUNC_FD_BUF	  16 /* room for the --status-fd number */
 
 struct runc_ctx {
-	const char *runc; /* binary, "runc" by default */
-	const char *root; /* --root, or NULL for runc's default */
-	const char *criu; /* --criu, or NULL for runc's default ("criu") */
-	int timeout_ms;	  /* for checkpoint/restore; quick queries use a shorter one */
-	int hangup_fd;	  /* > 0: restore is stopped when this socket's peer hangs up (the
-			   * source gave up waiting; see proc_opts.hangup_fd) */
+	const char *runc;	 /* binary, "runc" by default */
+	const char *root;	 /* --root, or NULL for runc's default */
+	const char *criu;	 /* --criu, or NULL for runc's default ("criu") */
+	int timeout_ms;		 /* for checkpoint/restore; quick queries use a shorter one */
+	int hangup_fd;		 /* > 0: restore is stopped when this socket's peer hangs up (the
+				  * source gave up waiting; see proc_opts.hangup_fd) */
+	const char *criu_config; /* a CRIU configuration file for runc's CRIU (CRIU_CONFIG_FILE),
+				  * or NULL (criu.h, criu_config_write) */
 };
 
 enum runc_status {
@@ -34,6 +38,38 @@ enum runc_status {
 
 const char *runc_status_name(enum runc_status s);
 
+/* The CRIU options a migration may ask for, named as runc names them.  Most are runc flags
+ * of checkpoint and restore alike; the three runc 1.1 has no flag for (tcp-skip-in-flight,
+ * link-remap on the dump, tcp-close on the restore) go to CRIU in a configuration file
+ * (criu.h, criu_config_write), which CRIU reads in runc's RPC mode too. */
+struct criu_opts {
+	int tcp_established;		 /* --tcp-established: connected TCP sockets (both sides) */
+	int ext_unix_sk;		 /* --ext-unix-sk: external unix sockets */
+	int file_locks;			 /* --file-locks */
+	int shell_job;			 /* --shell-job */
+	int empty_ns_network;		 /* --empty-ns network */
+	int tcp_skip_in_flight;		 /* dump: skip connections not yet accepted */
+	int link_remap;			 /* dump: open-but-deleted files by linking them */
+	int tcp_close;			 /* restore (destination): restore connections closed */
+	const char *manage_cgroups_mode; /* --manage-cgroups-mode soft|full|strict|ignore */
+};
+
+/* The restore's options as the "criu_opts" object of a request (only those set). */
+struct cJSON;
+void criu_opts_to_json(const struct criu_opts *o, struct cJSON *obj);
+
+/* Reads a request's "criu_opts" (absent: none) against the allow-list of the restore's
+ * options: known keys only, booleans, a mode from criu_opts_valid_mode.  The mode points
+ * into j.  Anything else is refused, naming it: the peer never chooses runc's argv. */
+int criu_opts_from_json(const struct cJSON *j, struct criu_opts *o, struct mig_err **err);
+
+/* The modes --manage-cgroups-mode takes; 1 when mode is one. */
+int criu_opts_valid_mode(const char *mode);
+
+/* The options as text for reports and messages ("tcp-established,file-locks,
+ * manage-cgroups-mode=soft", "" for none), into buf. */
+const char *criu_opts_str(const struct criu_opts *o, char *buf, size_t len);
+
 struct runc_ckpt {
 	const char *image_path;
 	const char *work_path;	 /* NULL: CRIU writes dump.log into the image dir */
@@ -43,14 +79,16 @@ struct runc_ckpt {
 	int lazy;		 /* post-copy: --lazy-pages, serving pages from page_server */
 	const char *page_server; /* "ADDR:PORT" */
 	int status_fd;		 /* inherited fd runc writes a byte to when the image is ready */
+	const struct criu_opts *opts; /* NULL: none */
 };
 
 struct runc_restore {
 	const char *bundle;
 	const char *image_path;
 	const char *work_path;
-	const char *console_socket; /* NULL unless the bundle's process.terminal is true */
-	int lazy;		    /* post-copy: pages come from a running criu lazy-pages */
+	const char *console_socket;   /* NULL unless the bundle's process.terminal is true */
+	int lazy;		      /* post-copy: pages come from a running criu lazy-pages */
+	const struct criu_opts *opts; /* NULL: none; tcp_close applies here */
 };
 
 /* Fill argv (at most RUNC_MAX_ARGS entries, NULL-terminated); strings are not copied, except
@@ -98,6 +136,10 @@ char *runc_clean_stderr(const char *tail);
 
 /* runc kill NAME KILL, then waits (briefly) for it to stop. */
 int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err);
+
+/* runc ps --format json: the PIDs in the container's cgroup (malloc'ed array, *n). */
+int runc_ps(const struct runc_ctx *rc, const char *name, int **pids, size_t *n,
+	    struct mig_err **err);
 
 /* runc pause / resume: freeze and thaw the container's cgroup. */
 int runc_pause(const struct runc_ctx *rc, const char *name, struct mig_err **err);

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +77,98 @@ static const char *bad_absolute_root(const char *p, const char *dir)
 	return NULL;
 }
 
+/* The network entry of linux.namespaces, or NULL. */
+static cJSON *netns_entry(const cJSON *cfg)
+{
+	const cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(cfg, "linux");
+	cJSON *ns;
+	cJSON_ArrayForEach(ns, cJSON_GetObjectItemCaseSensitive(linux_, "namespaces"))
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(ns, "type");
+		if (cJSON_IsString(t) && !strcmp(t->valuestring, "network"))
+			return ns;
+	}
+	return NULL;
+}
+
+static void read_netns(struct bundle_info *b, const cJSON *cfg)
+{
+	const cJSON *ns = netns_entry(cfg);
+	const cJSON *path = cJSON_GetObjectItemCaseSensitive(ns, "path");
+	b->netns = !ns						? NETNS_HOST
+		   : cJSON_IsString(path) && *path->valuestring ? NETNS_NAMED
+								: NETNS_PRIVATE;
+	b->netns_path = b->netns == NETNS_NAMED ? mig_xstrdup(path->valuestring) : NULL;
+}
+
+static const char *const netns_names[] = {"host", "private", "named"};
+
+const char *bundle_netns_name(enum bundle_netns n)
+{
+	return (unsigned)n < 3 ? netns_names[n] : "?";
+}
+
+int bundle_netns_parse(const char *s, enum bundle_netns *n)
+{
+	for (int i = 0; s && i < 3; i++)
+		if (!strcmp(s, netns_names[i])) {
+			*n = (enum bundle_netns)i;
+			return 0;
+		}
+	return -1;
+}
+
+int bundle_netns_check(const char *path, struct mig_err **err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return mig_err_set(err, errno, "network namespace %s", path);
+	int type = ioctl(fd, NS_GET_NSTYPE);
+	close(fd);
+	if (type != CLONE_NEWNET)
+		return mig_err_set(err, 0, "%s is not a network namespace", path);
+	return 0;
+}
+
+int bundle_set_netns(struct bundle_info *b, const char *path, struct mig_err **err)
+{
+	if (b->netns != NETNS_NAMED)
+		return mig_err_set(err, 0, "%s/config.json joins no network namespace by path",
+				   b->dir);
+	if (!strcmp(b->netns_path, path))
+		return 0;
+	char *text = fs_read_file_at(b->fd, "config.json", CONFIG_MAX, err);
+	cJSON *cfg = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	cJSON *ns = netns_entry(cfg);
+	if (!ns) {
+		cJSON_Delete(cfg);
+		return mig_err_set(err, 0, "%s/config.json changed while being read", b->dir);
+	}
+	cJSON_ReplaceItemInObjectCaseSensitive(ns, "path", cJSON_CreateString(path));
+	char *out = cJSON_Print(cfg);
+	cJSON_Delete(cfg);
+	const char *tmp = "config.json.migrate-new";
+	unlinkat(b->fd, tmp, 0);
+	int fd = fs_open_at(b->fd, tmp, O_WRONLY | O_CREAT | O_EXCL, 0644, err);
+	size_t len = strlen(out);
+	int r = fd < 0 ? -1 : 0;
+	if (r == 0 && (write(fd, out, len) != (ssize_t)len || fsync(fd) < 0))
+		r = mig_err_set(err, errno, "writing %s/%s", b->dir, tmp);
+	if (fd >= 0 && close(fd) < 0 && r == 0)
+		r = mig_err_set(err, errno, "writing %s/%s", b->dir, tmp);
+	if (r == 0 && renameat(b->fd, tmp, b->fd, "config.json") < 0)
+		r = mig_err_set(err, errno, "renaming %s/%s", b->dir, tmp);
+	free(out);
+	if (r < 0) {
+		unlinkat(b->fd, tmp, 0);
+		return mig_err_wrap(err, "setting the network namespace to %s", path);
+	}
+	free(b->netns_path);
+	b->netns_path = mig_xstrdup(path);
+	return 0;
+}
+
 static int read_config(struct bundle_info *b, struct mig_err **err)
 {
 	char *text = fs_read_file_at(b->fd, "config.json", CONFIG_MAX, err);
@@ -87,6 +182,7 @@ static int read_config(struct bundle_info *b, struct mig_err **err)
 	}
 	const cJSON *proc = cJSON_GetObjectItemCaseSensitive(cfg, "process");
 	b->terminal = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(proc, "terminal"));
+	read_netns(b, cfg);
 	const cJSON *root = cJSON_GetObjectItemCaseSensitive(cfg, "root");
 	const cJSON *path = cJSON_GetObjectItemCaseSensitive(root, "path");
 	b->root_path = mig_xstrdup(cJSON_IsString(path) ? path->valuestring : "rootfs");
@@ -126,6 +222,7 @@ void bundle_free(struct bundle_info *b)
 	free(b->dir);
 	free(b->root_path);
 	free(b->rootfs);
+	free(b->netns_path);
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
 }

@@ -17,6 +17,8 @@
 #define LOG_TAIL_BYTES	  600
 #define LOG_EXCERPT_MAX	  1024
 #define LOG_EXCERPT_LINES 3
+/* A user's own CRIU configuration file, copied into ours, at most. */
+#define CONFIG_MAX (64 * 1024)
 
 int criu_has_feature(const char *criu, const char *feature, int *ok, struct mig_err **err)
 {
@@ -70,6 +72,59 @@ char *criu_log_excerpt(const char *path)
 	char *one = tail ? text_one_line(tail, 0) : NULL;
 	free(tail);
 	return one;
+}
+
+size_t criu_config_lines(const struct criu_opts *o, int dump, const char *lines[4])
+{
+	size_t n = 0;
+	/* CRIU's names, not runc's: "skip-in-flight" (runc: --tcp-skip-in-flight). */
+	if (o && dump && o->tcp_skip_in_flight)
+		lines[n++] = "skip-in-flight";
+	if (o && dump && o->link_remap)
+		lines[n++] = "link-remap";
+	if (o && !dump && o->tcp_close)
+		lines[n++] = "tcp-close";
+	lines[n] = NULL;
+	return n;
+}
+
+int criu_config_write(const char *const lines[], char *path, size_t len, struct mig_err **err)
+{
+	path[0] = '\0';
+	if (!lines[0])
+		return 0;
+	const char *user = getenv("CRIU_CONFIG_FILE");
+	char *before = NULL;
+	if (user && *user) {
+		if (access(user, R_OK) < 0)
+			return mig_err_set(err, errno, "CRIU_CONFIG_FILE %s", user);
+		before = fs_read_tail(user, CONFIG_MAX);
+	}
+	const char *tmp = getenv("TMPDIR");
+	snprintf(path, len, "%s/migrate-criu-XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		int e = errno;
+		free(before);
+		path[0] = '\0';
+		return mig_err_set(err, e, "a CRIU configuration file");
+	}
+	FILE *f = fdopen(fd, "w");
+	int bad = !f;
+	if (f) {
+		if (before)
+			fprintf(f, "%s\n", before);
+		for (size_t i = 0; lines[i]; i++)
+			fprintf(f, "%s\n", lines[i]);
+		bad = fclose(f) != 0;
+	}
+	free(before);
+	if (bad) {
+		unlink(path);
+		path[0] = '\0';
+		return mig_err_set(err, errno, "writing a CRIU configuration file");
+	}
+	return 0;
 }
 
 const char *criu_feature_kernel_option(const char *feature)

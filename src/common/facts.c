@@ -1,11 +1,19 @@
 /* Host facts for migrate-src --check, gathered alike on both hosts (see facts.h). */
 #include "facts.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -21,7 +29,9 @@
 
 /* How often the hang test looks at the stop flag while its dump runs. */
 #define HANG_POLL_MS 100
-#define DETAIL_MAX   400
+/* The TCP test process has its sockets within this. */
+#define TCP_CHILD_READY_MS 5000
+#define DETAIL_MAX	   400
 
 const char *const facts_features[FACTS_N_FEATURES] = {"mem_dirty_track", "uffd-noncoop"};
 
@@ -96,13 +106,16 @@ static void container_facts(const struct facts_opts *o, struct host_facts *f)
 	enum runc_status st;
 	struct mig_err *e = NULL;
 	f->container_memory = -1;
+	f->container_tcp = -1;
 	if (runc_state_pid(o->runc, o->name, &st, &f->container_pid, &e) < 0) {
 		f->container_error = mig_err_take(&e);
 		return;
 	}
 	f->container_status = mig_xstrdup(runc_status_name(st));
-	if ((st == RUNC_RUNNING || st == RUNC_PAUSED) && f->container_pid > 0)
+	if ((st == RUNC_RUNNING || st == RUNC_PAUSED) && f->container_pid > 0) {
 		f->container_memory = facts_container_memory(f->container_pid);
+		f->container_tcp = facts_tcp_sockets(f->container_pid);
+	}
 }
 
 /* "key value" lines of a memory.stat file: the value of key, or -1. */
@@ -224,13 +237,23 @@ static int stopped(const struct facts_opts *o)
 /* criu dump of the throwaway process pid into dir, with or without CRIU_FAULT=130 in its
  * environment.  --leave-running: CRIU resumes the process afterwards (we kill it). */
 static enum hang_result dump_once(const struct facts_opts *o, int pid, const char *dir,
-				  int with_fault, char **detail)
+				  int with_fault, int tcp, char **detail)
 {
 	char ps[16];
 	snprintf(ps, sizeof(ps), "%d", pid);
-	const char *argv[] = {
-	    o->criu ? o->criu : "criu", "dump", "-t",	    ps,	   "-D", dir, "--shell-job",
-	    "--leave-running",		"-o",	"dump.log", "-v4", NULL};
+	const char *argv[] = {o->criu ? o->criu : "criu",
+			      "dump",
+			      "-t",
+			      ps,
+			      "-D",
+			      dir,
+			      "--shell-job",
+			      "--leave-running",
+			      "-o",
+			      "dump.log",
+			      "-v4",
+			      tcp ? "--tcp-established" : NULL,
+			      NULL};
 	const char *no_fault[] = {"CRIU_FAULT", NULL}; /* a bare name removes it */
 	const char *fault[] = {"CRIU_FAULT=130", NULL};
 	struct proc_opts po = {.timeout_ms = o->hang_test_ms,
@@ -283,9 +306,95 @@ static enum hang_result dump_once(const struct facts_opts *o, int pid, const cha
 	return r;
 }
 
+/* Waits for the TCP test process's byte on fd: it has its sockets. */
+static int await_ready(int fd, struct proc *child, struct mig_err **err)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	long long deadline = proc_deadline_in(TCP_CHILD_READY_MS);
+	char c;
+	for (;;) {
+		int left = proc_ms_left(deadline, -1);
+		int r = left == 0 ? 0 : poll(&pfd, 1, left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0 && read(fd, &c, 1) == 1)
+			return 0;
+		break;
+	}
+	struct proc_result res;
+	proc_kill(child, &res);
+	const char *argv[] = {"the TCP test process", NULL};
+	proc_result_err(argv, &res, err);
+	proc_result_free(&res);
+	return mig_err_wrap(err, "it did not get its sockets");
+}
+
+/* The throwaway process: `sleep`, or (tcp) this very program in its TCP test mode
+ * (facts_tcp_child): a network namespace of its own, lo up, a listening socket and a
+ * connection to it, both ends.  In a session of its own (docs/notes-platform.md, "A
+ * session leader outside the pid namespace"). */
+static int spawn_throwaway(const struct facts_opts *o, int tcp, struct proc *child,
+			   struct mig_err **err)
+{
+	int life_ms = o->hang_test_ms + HANG_SLEEP_EXTRA_S * 1000;
+	struct proc_opts so = {.timeout_ms = life_ms, .stdout_null = 1, .new_session = 1};
+	if (!tcp) {
+		char secs[16];
+		snprintf(secs, sizeof(secs), "%d", life_ms / 1000);
+		const char *sleep_argv[] = {"sleep", secs, NULL};
+		return proc_spawn(child, sleep_argv, &so, err);
+	}
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return mig_err_set(err, errno, "pipe");
+	char env[64];
+	snprintf(env, sizeof(env), "%s=%d", FACTS_TCP_CHILD_ENV, pfd[1]);
+	const char *env_add[] = {env, NULL};
+	const char *argv[] = {"/proc/self/exe", NULL};
+	int keep[] = {pfd[1], -1};
+	so.env_add = env_add;
+	so.keep_fds = keep;
+	int r = proc_spawn(child, argv, &so, err);
+	close(pfd[1]);
+	if (r == 0)
+		r = await_ready(pfd[0], child, err);
+	close(pfd[0]);
+	return r;
+}
+
+int facts_tcp_child(void)
+{
+	const char *v = getenv(FACTS_TCP_CHILD_ENV);
+	int fd = -1;
+	if (!v || mig_parse_int(v, 3, 1 << 20, &fd) < 0 || unshare(CLONE_NEWNET) < 0)
+		return 1;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return 1;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return 1;
+	close(s);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &sl) < 0 ||
+	    connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0 || accept(l, NULL, NULL) < 0)
+		return 1;
+	if (write(fd, "r", 1) != 1)
+		return 1;
+	close(fd);
+	for (;;) /* until killed (by its PID), or its parent's limit */
+		pause();
+}
+
 /* One test dump of a fresh throwaway process in a fresh temp dir; both are gone after. */
-static enum hang_result hang_round(const struct facts_opts *o, int with_fault, char **detail,
-				   long long *ms)
+static enum hang_result hang_round(const struct facts_opts *o, int with_fault, int tcp,
+				   char **detail, long long *ms)
 {
 	char *dir = mig_strdup_printf("%s/migrate-doctor.XXXXXX", tmp_dir(o));
 	if (!mkdtemp(dir)) {
@@ -293,21 +402,15 @@ static enum hang_result hang_round(const struct facts_opts *o, int with_fault, c
 		free(dir);
 		return HANG_FAILED;
 	}
-	char secs[16];
-	snprintf(secs, sizeof(secs), "%d", o->hang_test_ms / 1000 + HANG_SLEEP_EXTRA_S);
-	const char *sleep_argv[] = {"sleep", secs, NULL};
-	struct proc_opts so = {.timeout_ms = o->hang_test_ms + HANG_SLEEP_EXTRA_S * 1000,
-			       .stdout_null = 1,
-			       .new_session = 1};
 	struct proc child;
 	struct mig_err *e = NULL;
 	enum hang_result r;
 	long long t0 = proc_now_ms();
-	if (proc_spawn(&child, sleep_argv, &so, &e) < 0) {
+	if (spawn_throwaway(o, tcp, &child, &e) < 0) {
 		*detail = mig_err_take(&e);
 		r = HANG_FAILED;
 	} else {
-		r = dump_once(o, child.pid, dir, with_fault, detail);
+		r = dump_once(o, child.pid, dir, with_fault, tcp, detail);
 		struct proc_result res;
 		proc_kill(&child, &res); /* by its PID (its own process group) */
 		proc_result_free(&res);
@@ -326,12 +429,12 @@ void facts_hang_test(const struct facts_opts *o, struct host_facts *f)
 	if (o->hang_test_ms <= 0)
 		return;
 	char *detail = NULL;
-	f->hang = hang_round(o, 0, &f->hang_detail, &f->hang_ms);
+	f->hang = hang_round(o, 0, 0, &f->hang_detail, &f->hang_ms);
 	if (f->hang != HANG_HANGS || stopped(o))
 		return;
 	/* Hung: does CRIU's "no breakpoints" switch help? */
 	long long ms;
-	f->hang_with_fault = hang_round(o, 1, &detail, &ms);
+	f->hang_with_fault = hang_round(o, 1, 0, &detail, &ms);
 	if (detail) {
 		char *both =
 		    mig_strdup_printf("%s; with CRIU_FAULT=130: %s", f->hang_detail, detail);
@@ -339,6 +442,35 @@ void facts_hang_test(const struct facts_opts *o, struct host_facts *f)
 		f->hang_detail = both;
 		free(detail);
 	}
+}
+
+void facts_tcp_test(const struct facts_opts *o, struct host_facts *f)
+{
+	f->tcp = HANG_SKIPPED;
+	f->tcp_ms = -1;
+	if (o->hang_test_ms <= 0 || stopped(o))
+		return;
+	f->tcp = hang_round(o, 1, 1, &f->tcp_detail, &f->tcp_ms);
+}
+
+/* Lines of /proc/PID/net/tcp and tcp6 but their headers. */
+long long facts_tcp_sockets(int pid)
+{
+	static const char *const files[] = {"tcp", "tcp6"};
+	long long n = 0;
+	int any = 0;
+	for (size_t i = 0; i < 2; i++) {
+		char path[64], line[512];
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, files[i]);
+		FILE *fp = fopen(path, "re");
+		if (!fp)
+			continue;
+		any = 1;
+		for (int first = 1; fgets(line, sizeof(line), fp); first = 0)
+			n += !first;
+		fclose(fp);
+	}
+	return any ? n : -1;
 }
 
 void facts_gather(const struct facts_opts *o, struct host_facts *f)
@@ -349,6 +481,7 @@ void facts_gather(const struct facts_opts *o, struct host_facts *f)
 	container_facts(o, f);
 	space_and_pipe_facts(o, f);
 	facts_hang_test(o, f);
+	facts_tcp_test(o, f);
 }
 
 void facts_free(struct host_facts *f)
@@ -356,7 +489,8 @@ void facts_free(struct host_facts *f)
 	char **strs[] = {&f->runc_version,     &f->runc_error,	      &f->criu_version,
 			 &f->criu_error,       &f->criu_check_detail, &f->base_dir,
 			 &f->bundle_dir,       &f->bundle_detail,     &f->root_path,
-			 &f->container_status, &f->container_error,   &f->hang_detail};
+			 &f->container_status, &f->container_error,   &f->hang_detail,
+			 &f->tcp_detail};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -426,6 +560,10 @@ cJSON *facts_to_json(const struct host_facts *f)
 	cJSON_AddStringToObject(j, "hang_test_with_fault", hang_name(f->hang_with_fault));
 	put_str(j, "hang_detail", f->hang_detail);
 	put_num(j, "hang_ms", f->hang_ms);
+	cJSON_AddStringToObject(j, "tcp_test", hang_name(f->tcp));
+	put_str(j, "tcp_detail", f->tcp_detail);
+	put_num(j, "tcp_ms", f->tcp_ms);
+	put_num(j, "container_tcp", f->container_tcp);
 	return j;
 }
 
@@ -492,6 +630,10 @@ int facts_from_json(const cJSON *j, struct host_facts *f, struct mig_err **err)
 	f->hang_with_fault = get_hang(j, "hang_test_with_fault");
 	f->hang_detail = get_str(j, "hang_detail");
 	f->hang_ms = get_num(j, "hang_ms");
+	f->tcp = get_hang(j, "tcp_test");
+	f->tcp_detail = get_str(j, "tcp_detail");
+	f->tcp_ms = get_num(j, "tcp_ms");
+	f->container_tcp = get_num(j, "container_tcp");
 	return 0;
 }
 

@@ -142,6 +142,7 @@ static const struct col cols[] = {
     COL("container", COL_TEXT, container),
     COL("technique", COL_TEXT, technique),
     COL("peer", COL_TEXT, peer),
+    COL("criu_opts", COL_TEXT, criu_opts),
     COL("ok", COL_BOOL, ok),
     COL("exit_code", COL_INT, exit_code),
     COL("sync_ms", COL_NUM, sync_ms),
@@ -430,6 +431,8 @@ void report_print_table(const struct mig_report *r, FILE *out)
 	fprintf(out, "%s report: container %s, %s migration%s%s: %s\n", r->role, r->container,
 		r->technique, r->peer[0] ? (strcmp(r->role, "source") ? " from " : " to ") : "",
 		r->peer, r->ok ? "ok" : "FAILED");
+	if (r->criu_opts[0])
+		print_escaped(out, "  CRIU options: ", r->criu_opts);
 	fprintf(out, "  %-20s %12s  %s\n", "phase", "time", "size");
 	row(out, "rootfs pre-sync", r->sync_ms, r->sync_bytes);
 	for (size_t i = 0; i < r->n_pre; i++) {
@@ -479,6 +482,8 @@ static size_t text_size(const struct col *c)
 		return sizeof(((struct mig_report *)0)->technique);
 	if (c->off == offsetof(struct mig_report, peer))
 		return sizeof(((struct mig_report *)0)->peer);
+	if (c->off == offsetof(struct mig_report, criu_opts))
+		return sizeof(((struct mig_report *)0)->criu_opts);
 	if (c->off == offsetof(struct mig_report, warnings))
 		return sizeof(((struct mig_report *)0)->warnings);
 	return sizeof(((struct mig_report *)0)->error);

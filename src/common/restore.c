@@ -38,7 +38,8 @@ static int prepare_dirs(const struct bundle_info *b, const char *image, const ch
 }
 
 int restore_container(const struct runc_ctx *rc, const char *name, const struct bundle_info *b,
-		      const char *image, const char *work, int lazy, struct mig_err **err)
+		      const char *image, const char *work, int lazy, const struct criu_opts *opts,
+		      struct mig_err **err)
 {
 	struct console_sock cs = {.fd = -1};
 	if (prepare_dirs(b, image, work, err) < 0)
@@ -50,7 +51,8 @@ int restore_container(const struct runc_ctx *rc, const char *name, const struct 
 				  .image_path = image_path,
 				  .work_path = work_path,
 				  .console_socket = b->terminal ? cs.path : NULL,
-				  .lazy = lazy};
+				  .lazy = lazy,
+				  .opts = opts};
 	int r = runc_restore(rc, name, &rr, err);
 	free(image_path);
 	free(work_path);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,125 @@ static size_t runc_base_argv(const struct runc_ctx *rc, const char *argv[RUNC_MA
 	return n;
 }
 
+int criu_opts_valid_mode(const char *mode)
+{
+	static const char *const modes[] = {"soft", "full", "strict", "ignore"};
+	for (size_t i = 0; mode && i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!strcmp(mode, modes[i]))
+			return 1;
+	return 0;
+}
+
+const char *criu_opts_str(const struct criu_opts *o, char *buf, size_t len)
+{
+	const struct {
+		int on;
+		const char *name;
+	} flags[] = {
+	    {o->tcp_established, "tcp-established"},
+	    {o->ext_unix_sk, "ext-unix-sk"},
+	    {o->file_locks, "file-locks"},
+	    {o->shell_job, "shell-job"},
+	    {o->empty_ns_network, "empty-ns=network"},
+	    {o->tcp_skip_in_flight, "tcp-skip-in-flight"},
+	    {o->link_remap, "link-remap"},
+	    {o->tcp_close, "tcp-close"},
+	};
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (flags[i].on)
+			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+						 used ? "," : "", flags[i].name);
+	if (o->manage_cgroups_mode)
+		snprintf(buf + used, used < len ? len - used : 0, "%smanage-cgroups-mode=%s",
+			 used ? "," : "", o->manage_cgroups_mode);
+	return buf;
+}
+
+/* The options of a restore, as the protocol names them (docs/protocol.md). */
+static const struct {
+	const char *key;
+	size_t off;
+} restore_flags[] = {
+    {"tcp_established", offsetof(struct criu_opts, tcp_established)},
+    {"ext_unix_sk", offsetof(struct criu_opts, ext_unix_sk)},
+    {"file_locks", offsetof(struct criu_opts, file_locks)},
+    {"shell_job", offsetof(struct criu_opts, shell_job)},
+    {"empty_ns_network", offsetof(struct criu_opts, empty_ns_network)},
+    {"tcp_close", offsetof(struct criu_opts, tcp_close)},
+};
+#define N_RESTORE_FLAGS (sizeof(restore_flags) / sizeof(restore_flags[0]))
+
+void criu_opts_to_json(const struct criu_opts *o, cJSON *obj)
+{
+	cJSON *j = cJSON_AddObjectToObject(obj, "criu_opts");
+	for (size_t i = 0; i < N_RESTORE_FLAGS; i++)
+		if (*(const int *)((const char *)o + restore_flags[i].off))
+			cJSON_AddBoolToObject(j, restore_flags[i].key, 1);
+	if (o->manage_cgroups_mode)
+		cJSON_AddStringToObject(j, "manage_cgroups_mode", o->manage_cgroups_mode);
+}
+
+int criu_opts_from_json(const cJSON *j, struct criu_opts *o, struct mig_err **err)
+{
+	memset(o, 0, sizeof(*o));
+	if (!j)
+		return 0;
+	if (!cJSON_IsObject(j))
+		return mig_err_set(err, 0, "criu_opts: not an object");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+	{
+		size_t i = 0;
+		while (i < N_RESTORE_FLAGS && strcmp(it->string, restore_flags[i].key))
+			i++;
+		if (i < N_RESTORE_FLAGS) {
+			if (!cJSON_IsBool(it))
+				return mig_err_set(err, 0, "criu_opts: '%.40s' is not a boolean",
+						   it->string);
+			*(int *)((char *)o + restore_flags[i].off) = cJSON_IsTrue(it);
+		} else if (!strcmp(it->string, "manage_cgroups_mode")) {
+			if (!cJSON_IsString(it) || !criu_opts_valid_mode(it->valuestring))
+				return mig_err_set(err, 0,
+						   "criu_opts: manage_cgroups_mode must be soft, "
+						   "full, strict or ignore");
+			o->manage_cgroups_mode = it->valuestring;
+		} else {
+			return mig_err_set(err, 0,
+					   "criu_opts: '%.40s' is not a restore option "
+					   "this destination takes",
+					   it->string);
+		}
+	}
+	return 0;
+}
+
+/* The runc flags of o, checkpoint and restore alike (the ones runc has no flag for go in a
+ * CRIU configuration file: runc_ctx.criu_config). */
+static size_t opts_argv(const struct criu_opts *o, const char *argv[RUNC_MAX_ARGS], size_t n)
+{
+	if (!o)
+		return n;
+	if (o->tcp_established)
+		argv[n++] = "--tcp-established";
+	if (o->ext_unix_sk)
+		argv[n++] = "--ext-unix-sk";
+	if (o->file_locks)
+		argv[n++] = "--file-locks";
+	if (o->shell_job)
+		argv[n++] = "--shell-job";
+	if (o->empty_ns_network) {
+		argv[n++] = "--empty-ns";
+		argv[n++] = "network";
+	}
+	if (o->manage_cgroups_mode) {
+		argv[n++] = "--manage-cgroups-mode";
+		argv[n++] = o->manage_cgroups_mode;
+	}
+	return n;
+}
+
 void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
 			  const char *argv[RUNC_MAX_ARGS], char fd_buf[RUNC_FD_BUF])
 {
@@ -115,6 +235,7 @@ void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const str
 		argv[n++] = "--status-fd";
 		argv[n++] = fd_buf;
 	}
+	n = opts_argv(c->opts, argv, n);
 	argv[n++] = name;
 	argv[n] = NULL;
 }
@@ -137,6 +258,7 @@ void runc_restore_argv(const struct runc_ctx *rc, const char *name, const struct
 		argv[n++] = "--console-socket";
 		argv[n++] = r->console_socket;
 	}
+	n = opts_argv(r->opts, argv, n);
 	argv[n++] = name;
 	argv[n] = NULL;
 }
@@ -248,13 +370,27 @@ static void add_criu_log(struct mig_err **err, const char *dir, const char *log)
 	free(path);
 }
 
+/* CRIU_CONFIG_FILE=rc->criu_config for runc's CRIU (NULL-terminated env_add), or NULL. */
+static const char *const *criu_env(const struct runc_ctx *rc, char *buf, size_t len,
+				   const char *env[2])
+{
+	if (!rc->criu_config)
+		return NULL;
+	snprintf(buf, len, "CRIU_CONFIG_FILE=%s", rc->criu_config);
+	env[0] = buf;
+	env[1] = NULL;
+	return env;
+}
+
 int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
 		    int *timed_out, struct mig_err **err)
 {
-	const char *argv[RUNC_MAX_ARGS];
-	char fd_buf[RUNC_FD_BUF];
+	const char *argv[RUNC_MAX_ARGS], *env[2];
+	char fd_buf[RUNC_FD_BUF], ebuf[PATH_MAX + 32];
 	runc_checkpoint_argv(rc, name, c, argv, fd_buf);
-	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1};
+	struct proc_opts po = {.timeout_ms = rc->timeout_ms,
+			       .stdout_null = 1,
+			       .env_add = criu_env(rc, ebuf, sizeof(ebuf), env)};
 	struct proc_result res;
 	int r = runc_run_ok(argv, &po, &res, err);
 	*timed_out = res.timed_out;
@@ -268,22 +404,28 @@ int runc_checkpoint(const struct runc_ctx *rc, const char *name, const struct ru
 int runc_checkpoint_spawn(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,
 			  struct proc *p, struct mig_err **err)
 {
-	const char *argv[RUNC_MAX_ARGS];
-	char fd_buf[RUNC_FD_BUF];
+	const char *argv[RUNC_MAX_ARGS], *env[2];
+	char fd_buf[RUNC_FD_BUF], ebuf[PATH_MAX + 32];
 	runc_checkpoint_argv(rc, name, c, argv, fd_buf);
 	int keep[] = {c->status_fd, -1};
-	struct proc_opts po = {.timeout_ms = rc->timeout_ms, .stdout_null = 1, .keep_fds = keep};
+	struct proc_opts po = {.timeout_ms = rc->timeout_ms,
+			       .stdout_null = 1,
+			       .keep_fds = keep,
+			       .env_add = criu_env(rc, ebuf, sizeof(ebuf), env)};
 	return proc_spawn(p, argv, &po, err);
 }
 
 int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_restore *r,
 		 struct mig_err **err)
 {
-	const char *argv[RUNC_MAX_ARGS];
+	const char *argv[RUNC_MAX_ARGS], *env[2];
+	char ebuf[PATH_MAX + 32];
 	runc_restore_argv(rc, name, r, argv);
 	/* stdout to /dev/null: a restored container whose stdio were pipes inherits runc's. */
-	struct proc_opts po = {
-	    .timeout_ms = rc->timeout_ms, .stdout_null = 1, .hangup_fd = rc->hangup_fd};
+	struct proc_opts po = {.timeout_ms = rc->timeout_ms,
+			       .stdout_null = 1,
+			       .hangup_fd = rc->hangup_fd,
+			       .env_add = criu_env(rc, ebuf, sizeof(ebuf), env)};
 	struct proc_result res;
 	int rv = runc_run_ok(argv, &po, &res, err);
 	if (rv < 0)
@@ -304,6 +446,41 @@ static int runc_simple(const struct runc_ctx *rc, const char *const extra[], str
 	int r = runc_run_ok(argv, &po, &res, err);
 	proc_result_free(&res);
 	return r;
+}
+
+int runc_ps(const struct runc_ctx *rc, const char *name, int **pids, size_t *n,
+	    struct mig_err **err)
+{
+	const char *argv[RUNC_MAX_ARGS];
+	size_t a = runc_base_argv(rc, argv);
+	argv[a++] = "ps";
+	argv[a++] = "--format";
+	argv[a++] = "json";
+	argv[a++] = name;
+	argv[a] = NULL;
+	struct proc_opts po = {.timeout_ms = RUNC_QUERY_MS};
+	struct proc_result res;
+	*pids = NULL;
+	*n = 0;
+	if (runc_run_ok(argv, &po, &res, err) < 0) {
+		proc_result_free(&res);
+		return -1;
+	}
+	cJSON *j = cJSON_Parse(res.out);
+	proc_result_free(&res);
+	if (!cJSON_IsArray(j)) {
+		cJSON_Delete(j);
+		return mig_err_set(err, 0, "runc ps %s: not a JSON array", name);
+	}
+	*pids = mig_xcalloc((size_t)cJSON_GetArraySize(j) + 1, sizeof(int));
+	const cJSON *it;
+	cJSON_ArrayForEach(it, j)
+	{
+		if (cJSON_IsNumber(it) && it->valuedouble >= 1 && it->valuedouble <= INT_MAX)
+			(*pids)[(*n)++] = (int)it->valuedouble;
+	}
+	cJSON_Delete(j);
+	return 0;
 }
 
 int runc_pause(const struct runc_ctx *rc, const char *name, struct mig_err **err)

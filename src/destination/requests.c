@@ -3,7 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle.h"
 #include "criu.h"
@@ -91,7 +93,19 @@ static void keep_bundle(struct dst_session *s, struct bundle_info *b)
 	bundle_free(&s->bundle);
 	s->bundle = *b;
 	b->fd = -1;
-	b->dir = b->root_path = b->rootfs = NULL;
+	b->dir = b->root_path = b->rootfs = b->netns_path = NULL;
+}
+
+/* The request's CRIU options, against the allow-list (runc.h). */
+static int req_criu_opts(const cJSON *req, struct criu_opts *o, struct mig_err **err)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "criu_opts");
+	return criu_opts_from_json(j, o, err) < 0 ? mig_err_wrap(err, "destination") : 0;
+}
+
+static void report_criu_opts(struct dst_session *s, const struct criu_opts *o)
+{
+	criu_opts_str(o, s->report.criu_opts, sizeof(s->report.criu_opts));
 }
 
 static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
@@ -99,15 +113,19 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	struct mig_err *e = NULL;
 	struct bundle_info b;
 	enum technique t;
+	struct criu_opts opts;
+	const char *netns = NULL;
 	int fresh = 0, sync = 0, replace = 0;
 	proto_get_bool(req, "sync_bundle", &sync, 0, NULL);
 	proto_get_bool(req, "replace", &replace, 0, NULL);
 	const char *name = req_name(req, &e);
-	if (!name || req_technique(req, &t, &e) < 0 || check_lazy_support(d, t, &e) < 0 ||
+	if (!name || req_technique(req, &t, &e) < 0 || req_criu_opts(req, &opts, &e) < 0 ||
+	    check_lazy_support(d, t, &e) < 0 ||
 	    (sync && (fresh = target_prepare_new(d, name, &s->lock_fd, &b, &e)) < 0))
 		return reply_err(&e);
 	if (fresh) {
 		report_init(&s->report, "destination", name, technique_name(t));
+		report_criu_opts(s, &opts);
 		keep_bundle(s, &b);
 		cJSON *rep = proto_reply(NULL);
 		cJSON_AddBoolToObject(rep, "send_bundle", 1);
@@ -115,7 +133,12 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	}
 	if (target_check(d, name, replace, &s->lock_fd, &b, &e) < 0)
 		return reply_err(&e);
+	if (target_check_netns(&b, req, &netns, &e) < 0) {
+		bundle_free(&b);
+		return reply_err(&e);
+	}
 	report_init(&s->report, "destination", name, technique_name(t));
+	report_criu_opts(s, &opts);
 	cJSON *rep = target_clear(&b, &e) < 0 ? reply_err(&e) : proto_reply(NULL);
 	if (!e) {
 		cJSON_AddStringToObject(rep, "bundle", b.dir);
@@ -202,31 +225,66 @@ static cJSON *restore_reply(struct dst_session *s)
 	return rep;
 }
 
+/* The bundle is ready for the restore: the image arrived whole into its image dir, and
+ * its network namespace is the one the source's container can be restored into (the
+ * destination's own path written into config.json for --dst-netns). */
+static int ready_bundle(struct dst_session *s, struct bundle_info *b, const cJSON *req,
+			struct mig_err **err)
+{
+	const char *netns = NULL;
+	if (verify_stream(s, b, req, err) < 0 || target_check_netns(b, req, &netns, err) < 0)
+		return -1;
+	return netns ? bundle_set_netns(b, netns, err) : 0;
+}
+
+/* runc restore's context: d's, with a CRIU configuration file for tcp-close (criu.h). */
+static int restore_ctx(struct dst_ctx *d, const struct criu_opts *o, struct runc_ctx *rc,
+		       char *conf, size_t len, struct mig_err **err)
+{
+	const char *lines[4];
+	*rc = d->runc;
+	conf[0] = '\0';
+	if (!criu_config_lines(o, 0, lines))
+		return 0;
+	if (criu_config_write(lines, conf, len, err) < 0)
+		return mig_err_wrap(err, "destination");
+	rc->criu_config = conf;
+	return 0;
+}
+
 static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
 	struct bundle_info b;
 	enum technique t;
+	struct criu_opts opts;
 	const char *name = req_name(req, &e);
-	if (!name || req_technique(req, &t, &e) < 0)
+	if (!name || req_technique(req, &t, &e) < 0 || req_criu_opts(req, &opts, &e) < 0)
 		return reply_err(&e);
 	if (strcmp(s->report.container, name))
 		report_init(&s->report, "destination", name, technique_name(t));
+	report_criu_opts(s, &opts);
 	s->restore_tried = 1;
 	/* The check removed a container to replace; here one is a conflict. */
 	if (check_lazy_support(d, t, &e) < 0 || target_check(d, name, 0, &s->lock_fd, &b, &e) < 0)
 		return refuse_restore(s, &e);
-	if (verify_stream(s, &b, req, &e) < 0) {
+	if (ready_bundle(s, &b, req, &e) < 0) {
 		bundle_free(&b);
 		return refuse_restore(s, &e);
 	}
 	keep_bundle(s, &b);
+	struct runc_ctx rc;
+	char conf[PATH_MAX];
+	if (restore_ctx(d, &opts, &rc, conf, sizeof(conf), &e) < 0)
+		return refuse_restore(s, &e);
 	long long t0 = proc_now_ms();
 	int lazy = technique_lazy(t);
 	int r =
 	    lazy ? lazy_start(&s->lazy, d->cfg->criu, d->runc.timeout_ms, req, &s->bundle, &e) : 0;
 	if (r == 0)
-		r = restore_container(&d->runc, name, &s->bundle, "image", "work", lazy, &e);
+		r = restore_container(&rc, name, &s->bundle, "image", "work", lazy, &opts, &e);
+	if (conf[0])
+		unlink(conf);
 	if (r == 0)
 		add_restore_stats(s);
 	s->report.restore_ms = proc_now_ms() - t0;

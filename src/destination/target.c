@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "fs.h"
+#include "proto.h"
+#include "text.h"
 #include "log.h"
 #include "runc.h"
 
@@ -100,6 +102,38 @@ int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct
 	if (r <= 0)
 		bundle_free(b);
 	return r < 0 ? mig_err_wrap(err, "destination") : r;
+}
+
+int target_check_netns(const struct bundle_info *b, const cJSON *req, const char **path,
+		       struct mig_err **err)
+{
+	*path = NULL;
+	const char *src = proto_get_str(req, "netns", 0, NULL);
+	const char *dst = proto_get_str(req, "dst_netns", 0, NULL);
+	enum bundle_netns src_kind = NETNS_HOST;
+	if (src && bundle_netns_parse(src, &src_kind) < 0)
+		return mig_err_set(err, 0, "unknown netns kind '%.20s'", src);
+	if (dst && !text_valid_abs_path(dst))
+		return mig_err_set(err, 0, "dst_netns is not a plain absolute path");
+	if (dst && b->netns != NETNS_NAMED)
+		return mig_err_set(err, 0,
+				   "--dst-netns %s: the destination's bundle %s joins no network "
+				   "namespace by path (its network namespace is %s)",
+				   dst, b->dir, bundle_netns_name(b->netns));
+	if (src && src_kind != b->netns)
+		return mig_err_set(
+		    err, 0,
+		    "the container's network namespace is %s on the source but %s in "
+		    "the destination's bundle %s: CRIU cannot restore one as the "
+		    "other (docs/networking.md)",
+		    src, bundle_netns_name(b->netns), b->dir);
+	if (b->netns != NETNS_NAMED)
+		return 0;
+	const char *want = dst ? dst : b->netns_path;
+	if (bundle_netns_check(want, err) < 0)
+		return mig_err_wrap(err, "destination: the container's network namespace");
+	*path = dst;
+	return 0;
 }
 
 int target_clear(const struct bundle_info *b, struct mig_err **err)

@@ -4,6 +4,8 @@
 #ifndef MIG_DST_TARGET_H
 #define MIG_DST_TARGET_H
 
+#include <cjson/cJSON.h>
+
 #include "bundle.h"
 #include "dst.h"
 #include "err.h"
@@ -18,6 +20,14 @@ int target_check(struct dst_ctx *d, const char *name, int replace, int *lock_fd,
  * the source to send config.json and rootfs into.  1 when it did, 0 when a bundle is here
  * (b not kept), -1 on error. */
 int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct bundle_info *b,
+		       struct mig_err **err);
+
+/* The network namespace the request says the container has on the source ("netns": host,
+ * private, named; none from an older source) against this bundle's, with "dst_netns" (the
+ * source's --dst-netns) standing for the bundle's path: the kinds must match, and a named
+ * namespace must exist here.  *path: the namespace the restore must use (NULL: the
+ * bundle's own, or none). */
+int target_check_netns(const struct bundle_info *b, const cJSON *req, const char **path,
 		       struct mig_err **err);
 
 /* Removes what an earlier migration of this container left in its bundle: image, parent

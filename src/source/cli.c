@@ -82,6 +82,19 @@ void cli_src_usage(FILE *out)
 	    "      --back-cmd PATH    migrate-src on DEST (default: migrate-src in its PATH)\n"
 	    "      --no-progress      no progress line for transfers (shown only on a terminal)\n"
 	    "      --allow-old-rsync  use an rsync older than 3.2.4 here anyway (with -s)\n"
+	    "CRIU options (named as runc names them; the destination applies the restore ones):\n"
+	    "      --tcp-established  connected TCP sockets (the container's clients stay)\n"
+	    "      --ext-unix-sk      external unix sockets\n"
+	    "      --file-locks       file locks\n"
+	    "      --shell-job        a container started from a shell (a session, a tty)\n"
+	    "      --manage-cgroups-mode MODE   soft, full, strict or ignore\n"
+	    "      --empty-ns network the network namespace is set up by someone else\n"
+	    "      --tcp-skip-in-flight  dump: skip connections not yet accepted\n"
+	    "      --link-remap       dump: files open but deleted, by linking them\n"
+	    "      --tcp-close        restore: restore connected sockets closed\n"
+	    "      --dst-netns PATH   the destination's network namespace (a bundle that joins\n"
+	    "                         one by path, /var/run/netns/NAME, when the hosts name it\n"
+	    "                         differently)\n"
 	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
 	    "  -h, --help             this help;     -V, --version  version\n"
 	    "\n"
@@ -127,6 +140,16 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_TRANSFER,
 	OPT_ALLOW_OLD_RSYNC,
+	OPT_TCP_ESTABLISHED,
+	OPT_EXT_UNIX_SK,
+	OPT_FILE_LOCKS,
+	OPT_SHELL_JOB,
+	OPT_MANAGE_CGROUPS,
+	OPT_EMPTY_NS,
+	OPT_TCP_SKIP_IN_FLIGHT,
+	OPT_LINK_REMAP,
+	OPT_TCP_CLOSE,
+	OPT_DST_NETNS,
 };
 
 /* Sets the technique from PRE and LAZY, and checks it against an explicit --technique. */
@@ -212,6 +235,16 @@ static const struct option src_lopts[] = {
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"transfer", required_argument, NULL, OPT_TRANSFER},
     {"allow-old-rsync", no_argument, NULL, OPT_ALLOW_OLD_RSYNC},
+    {"tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED},
+    {"ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK},
+    {"file-locks", no_argument, NULL, OPT_FILE_LOCKS},
+    {"shell-job", no_argument, NULL, OPT_SHELL_JOB},
+    {"manage-cgroups-mode", required_argument, NULL, OPT_MANAGE_CGROUPS},
+    {"empty-ns", required_argument, NULL, OPT_EMPTY_NS},
+    {"tcp-skip-in-flight", no_argument, NULL, OPT_TCP_SKIP_IN_FLIGHT},
+    {"link-remap", no_argument, NULL, OPT_LINK_REMAP},
+    {"tcp-close", no_argument, NULL, OPT_TCP_CLOSE},
+    {"dst-netns", required_argument, NULL, OPT_DST_NETNS},
     MIG_COMMON_LONG_OPTIONS,
 };
 
@@ -285,6 +318,20 @@ static int *flag_option(struct src_cli *o, int c, int *value)
 		return &p->how.sync_bundle;
 	case OPT_ALLOW_OLD_RSYNC:
 		return &p->how.allow_old_rsync;
+	case OPT_TCP_ESTABLISHED:
+		return &p->how.criu.tcp_established;
+	case OPT_EXT_UNIX_SK:
+		return &p->how.criu.ext_unix_sk;
+	case OPT_FILE_LOCKS:
+		return &p->how.criu.file_locks;
+	case OPT_SHELL_JOB:
+		return &p->how.criu.shell_job;
+	case OPT_TCP_SKIP_IN_FLIGHT:
+		return &p->how.criu.tcp_skip_in_flight;
+	case OPT_LINK_REMAP:
+		return &p->how.criu.link_remap;
+	case OPT_TCP_CLOSE:
+		return &p->how.criu.tcp_close;
 	case OPT_CHECK:
 		return &o->check;
 	case OPT_NO_PROGRESS:
@@ -385,6 +432,27 @@ static int special_option(struct src_cli *o, int c, const char *arg, int *have_t
 	case OPT_COMPRESS:
 		if (compress_parse(arg, &p->how.compress) < 0)
 			return mig_err_set(err, 0, "bad --compress '%s' (none, zlib or zstd)", arg);
+		return 0;
+	case OPT_MANAGE_CGROUPS:
+		if (!criu_opts_valid_mode(arg))
+			return mig_err_set(err, 0,
+					   "bad --manage-cgroups-mode '%s' (soft, full, strict or "
+					   "ignore)",
+					   arg);
+		p->how.criu.manage_cgroups_mode = arg;
+		return 0;
+	case OPT_EMPTY_NS:
+		if (strcmp(arg, "network"))
+			return mig_err_set(err, 0, "bad --empty-ns '%s' (only network)", arg);
+		p->how.criu.empty_ns_network = 1;
+		return 0;
+	case OPT_DST_NETNS:
+		if (!text_valid_abs_path(arg))
+			return mig_err_set(err, 0,
+					   "bad --dst-netns '%s' (an absolute path, such as "
+					   "/var/run/netns/NAME)",
+					   arg);
+		p->how.dst_netns = arg;
 		return 0;
 	case OPT_TRANSFER:
 		if (strcmp(arg, "stream") && strcmp(arg, "rsync"))

@@ -255,6 +255,36 @@ static void eval_hang(struct doctor_report *r, const char *host, const struct ho
 	}
 }
 
+/* The TCP test dump: CRIU 4.1.1 cannot dump any TCP socket on kernels that refuse
+ * SO_PASSCRED on inet sockets (docs/notes-real-services.md).  It stops the migration of a
+ * container that has TCP sockets (or asks for --tcp-established); for one without, it is a
+ * warning. */
+static void eval_tcp(struct doctor_report *r, const char *host, const struct host_facts *f,
+		     const struct host_facts *src, const struct plan *o)
+{
+	const char *name = "tcp dump", *v = or_unknown(f->criu_version);
+	int needed = src->container_tcp != 0 || o->how.criu.tcp_established;
+	switch (f->tcp) {
+	case HANG_OK:
+		add(r, host, name, CHECK_OK, TECHS_ALL,
+		    "criu %s dumps a process with a listening and a connected TCP socket (%lld ms)",
+		    v, f->tcp_ms);
+		break;
+	case HANG_FAILED:
+	case HANG_HANGS:
+		add(r, host, name, needed ? CHECK_FAIL : CHECK_WARN, TECHS_ALL,
+		    "criu %s cannot dump TCP sockets here: %s%s", v, or_unknown(f->tcp_detail),
+		    needed ? "; install a CRIU that can (scripts/install-deps takes 4.2 or later)"
+			   : "; the container has no TCP socket now, it could not move once it "
+			     "opens one");
+		break;
+	default:
+		add(r, host, name, CHECK_WARN, TECHS_ALL, "not run%s%s",
+		    f->tcp_detail ? ": " : " (--no-hang-test)", f->tcp_detail ? f->tcp_detail : "");
+		break;
+	}
+}
+
 static void eval_versions(struct doctor_report *r, const struct host_facts *src,
 			  const struct host_facts *dst)
 {
@@ -324,6 +354,10 @@ void doctor_evaluate(const struct plan *o, const struct host_facts *src,
 	eval_pipe(r, o, src);
 	eval_space(r, "source", src, src->container_memory, "the image: the container's memory");
 	eval_hang(r, "source", src);
+	eval_tcp(r, "source", src, src, o);
+	char opts[192];
+	criu_opts_str(&o->how.criu, opts, sizeof(opts));
+	add(r, "source", "criu options", CHECK_OK, TECHS_ALL, "%s", opts[0] ? opts : "none");
 	if (l->rsync_version)
 		add(r, "source", "rsync", CHECK_OK, TECHS_ALL, "%s", l->rsync_version);
 	else
@@ -347,6 +381,7 @@ void doctor_evaluate(const struct plan *o, const struct host_facts *src,
 		}
 		eval_space(r, "destination", dst, need, what);
 		eval_hang(r, "destination", dst);
+		eval_tcp(r, "destination", dst, src, o);
 	}
 	if (l->dst_rsync_ok == 1)
 		add(r, "destination", "rsync", CHECK_OK, TECHS_ALL, "%s",

@@ -39,8 +39,9 @@ static int checkpoint(struct migration *m)
 			postcopy_abort(m);
 	} else {
 		struct runc_ckpt c = {.image_path = m->image,
-				      .parent_path = m->parent_rel[0] ? m->parent_rel : NULL};
-		r = runc_checkpoint(&m->p->tools.runc, m->p->what.container, &c, &timed_out, &e);
+				      .parent_path = m->parent_rel[0] ? m->parent_rel : NULL,
+				      .opts = &m->p->how.criu};
+		r = runc_checkpoint(&m->dump_runc, m->p->what.container, &c, &timed_out, &e);
 	}
 	m->r->dump_ms = proc_now_ms() - t0;
 	if (r == 0)
@@ -156,6 +157,7 @@ static cJSON *restore_request(struct migration *m)
 		cJSON_AddStringToObject(req, "page_server_addr", m->ps_addr);
 		cJSON_AddNumberToObject(req, "page_server_port", p->how.page_server_port);
 	}
+	add_container_facts(m, req);
 	return req;
 }
 

@@ -12,6 +12,35 @@
 #include "timeouts.h"
 #include "transfer.h"
 
+/* The CRIU options, for the way back: the container moves with the same ones. */
+static size_t criu_opts_argv(const struct criu_opts *o, const char *argv[], size_t n)
+{
+	const struct {
+		int on;
+		const char *opt;
+	} flags[] = {
+	    {o->tcp_established, "--tcp-established"},
+	    {o->ext_unix_sk, "--ext-unix-sk"},
+	    {o->file_locks, "--file-locks"},
+	    {o->shell_job, "--shell-job"},
+	    {o->tcp_skip_in_flight, "--tcp-skip-in-flight"},
+	    {o->link_remap, "--link-remap"},
+	    {o->tcp_close, "--tcp-close"},
+	};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (flags[i].on)
+			argv[n++] = flags[i].opt;
+	if (o->empty_ns_network) {
+		argv[n++] = "--empty-ns";
+		argv[n++] = "network";
+	}
+	if (o->manage_cgroups_mode) {
+		argv[n++] = "--manage-cgroups-mode";
+		argv[n++] = o->manage_cgroups_mode;
+	}
+	return n;
+}
+
 void loop_back_argv(const struct plan *p, const char *back_host, const char *argv[], char buf[64])
 {
 	size_t n = 0;
@@ -32,6 +61,7 @@ void loop_back_argv(const struct plan *p, const char *back_host, const char *arg
 	argv[n++] = compress_name(p->how.compress);
 	if (p->how.replace)
 		argv[n++] = "--replace";
+	n = criu_opts_argv(&p->how.criu, argv, n);
 	/* Given last, so they override the symmetric defaults above. */
 	for (int i = 0; i < p->loop.n_back_opt; i++)
 		argv[n++] = p->loop.back_opt[i];
@@ -55,7 +85,7 @@ static const char *last_json_line(char *out)
 static int run_back(const struct plan *p, const char *back_host, struct mig_report *r)
 {
 	struct xfer_ctx x = {.ssh = p->where.ssh};
-	const char *cmd[PLAN_MAX_BACK_OPT + 24];
+	const char *cmd[PLAN_MAX_BACK_OPT + 40];
 	char buf[64];
 	loop_back_argv(p, back_host, cmd, buf);
 	struct xfer_argv a;

@@ -28,7 +28,7 @@ int loop_run(const struct plan *p, loop_report_fn on_report, void *ctx, struct l
 	     struct mig_err **err);
 
 /* The argv of the way-back migrate-src, run on DEST towards back_host (for tests).
- * argv needs room for PLAN_MAX_BACK_OPT + 24 entries; strings live in buf. */
+ * argv needs room for PLAN_MAX_BACK_OPT + 40 entries; strings live in buf. */
 void loop_back_argv(const struct plan *p, const char *back_host, const char *argv[], char buf[64]);
 
 #endif

@@ -28,6 +28,8 @@ static void migration_free(struct migration *m)
 	free(m->image);
 	free(m->dst_bundle);
 	free(m->page_server);
+	if (m->criu_config[0])
+		unlink(m->criu_config);
 }
 
 int migrate_run(const struct plan *p, struct mig_report *r)
@@ -42,6 +44,7 @@ int migrate_run(const struct plan *p, struct mig_report *r)
 	    .progress = p->out.progress,
 	};
 	snprintf(r->peer, sizeof(r->peer), "%s", p->where.ssh.host);
+	criu_opts_str(&p->how.criu, r->criu_opts, sizeof(r->criu_opts));
 	struct mig_err *e = NULL;
 	int rc;
 	if (preflight(&m, &e) < 0) {

@@ -37,6 +37,8 @@ struct plan {
 		int sync_bundle;     /* send config.json (and rootfs) when DEST lacks the bundle */
 		int replace;	     /* DEST removes a same-named container first */
 		int allow_old_rsync; /* an rsync older than 3.2.4 is used anyway (with -s) */
+		struct criu_opts criu; /* CRIU options for the dump and the restores */
+		const char *dst_netns; /* the destination's netns path for a named-netns bundle */
 	} how;
 	/* the tools on this host */
 	struct {

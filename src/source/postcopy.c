@@ -92,9 +92,10 @@ int postcopy_dump(struct migration *m, int *timed_out, struct mig_err **err)
 			      .parent_path = m->parent_rel[0] ? m->parent_rel : NULL,
 			      .lazy = 1,
 			      .page_server = m->page_server,
-			      .status_fd = pfd[1]};
+			      .status_fd = pfd[1],
+			      .opts = &m->p->how.criu};
 	/* The page server lives until the destination has every page (timeouts.h, 6.). */
-	struct runc_ctx rc = m->p->tools.runc;
+	struct runc_ctx rc = m->dump_runc;
 	rc.timeout_ms *= LAZY_FACTOR;
 	int r = runc_checkpoint_spawn(&rc, m->p->what.container, &c, &m->lazy, err);
 	close(pfd[1]);

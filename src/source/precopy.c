@@ -13,11 +13,14 @@ static int one_round(struct migration *m, int i, struct mig_err **err)
 	snprintf(name, sizeof(name), "%d", i);
 	snprintf(prev, sizeof(prev), "../%d", i - 1);
 	char *dir = mig_strdup_printf("%s/%s", m->parent, name);
-	struct runc_ckpt c = {.image_path = dir, .pre_dump = 1, .parent_path = i > 1 ? prev : NULL};
+	struct runc_ckpt c = {.image_path = dir,
+			      .pre_dump = 1,
+			      .parent_path = i > 1 ? prev : NULL,
+			      .opts = &m->p->how.criu};
 	struct report_pre_dump *pre = &m->r->pre[m->r->n_pre];
 	int timed_out = 0;
 	long long t0 = proc_now_ms();
-	int r = runc_checkpoint(&m->p->tools.runc, m->p->what.container, &c, &timed_out, err);
+	int r = runc_checkpoint(&m->dump_runc, m->p->what.container, &c, &timed_out, err);
 	pre->dump_ms = proc_now_ms() - t0;
 	pre->bytes = pre->xfer_ms = pre->xfer_bytes = REPORT_NONE;
 	m->r->n_pre++;

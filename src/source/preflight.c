@@ -1,5 +1,6 @@
 /* Preflight: everything before the container is touched (technique.h).  A failure here is
  * a refusal: exit 2, the container runs on as before. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,67 @@
 #include "proto.h"
 #include "technique.h"
 #include "timeouts.h"
+
+/* The parent of pid from /proc/PID/stat (its comm may hold spaces and parentheses: the
+ * fields start after the last ')'), or -1. */
+static int parent_of(int pid, char *comm, size_t len)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+	int ppid = -1;
+	if (!open || !close || close < open || sscanf(close + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	snprintf(comm, len, "%.*s", (int)(close - open - 1), open + 1);
+	return ppid;
+}
+
+/* 1 when pid descends from init (or is gone: nothing to lose), 0 when not; *comm: its name. */
+static int descends_from(int pid, int init, char *comm, size_t len)
+{
+	char c[64];
+	int q = parent_of(pid, comm, len);
+	if (q < 0)
+		return 1;
+	for (int depth = 0; q > 1 && q != init && depth < 4096; depth++)
+		q = parent_of(q, c, sizeof(c));
+	return q == init;
+}
+
+/* CRIU dumps the container's init and its descendants; a process that entered the
+ * container's cgroup another way (runc exec -d) is dropped without an error (CRIU only
+ * warns "Unexpected process N in the freezer cgroup"): refused before anything is
+ * touched (docs/notes-real-services.md). */
+static int check_process_tree(struct migration *m, struct mig_err **err)
+{
+	const struct runc_ctx *rc = &m->p->tools.runc;
+	const char *name = m->p->what.container;
+	enum runc_status st;
+	int init = 0, *pids = NULL, r = 0;
+	size_t n = 0;
+	if (runc_state_pid(rc, name, &st, &init, err) < 0 || runc_ps(rc, name, &pids, &n, err) < 0)
+		return mig_err_wrap(err, "source");
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char comm[64] = "?";
+		if (pids[i] == init || descends_from(pids[i], init, comm, sizeof(comm)))
+			continue;
+		r = mig_err_set(
+		    err, 0,
+		    "process %d (%s) in container %s is not a descendant of the "
+		    "container's init (PID %d): it was started with runc exec, and CRIU "
+		    "would drop it without an error; stop it, or start it from the "
+		    "container's own processes",
+		    pids[i], comm, name, init);
+	}
+	free(pids);
+	return r;
+}
 
 /* The bundle, its lock, the rootfs inside it, and runc's word that the container runs. */
 static int local_checks(struct migration *m, struct mig_err **err)
@@ -36,6 +98,17 @@ static int local_checks(struct migration *m, struct mig_err **err)
 				   "container %s is %s on this host (runc root %s), not running",
 				   name, runc_status_name(st),
 				   p->tools.runc.root ? p->tools.runc.root : RUNC_DEFAULT_ROOT);
+	return check_process_tree(m, err);
+}
+
+/* --dst-netns only means something for a bundle that joins a namespace by path. */
+static int check_netns(struct migration *m, struct mig_err **err)
+{
+	if (m->p->how.dst_netns && m->b.netns != NETNS_NAMED)
+		return mig_err_set(err, 0,
+				   "--dst-netns: the bundle of %s joins no network namespace by "
+				   "path (its network namespace is %s)",
+				   m->p->what.container, bundle_netns_name(m->b.netns));
 	return 0;
 }
 
@@ -67,8 +140,31 @@ static int check_source_features(struct migration *m, struct mig_err **err)
 	return 0;
 }
 
+/* The dumps' runc: with a CRIU configuration file when an option has no runc flag. */
+static int dump_config(struct migration *m, struct mig_err **err)
+{
+	const char *lines[4];
+	m->dump_runc = m->p->tools.runc;
+	if (!criu_config_lines(&m->p->how.criu, 1, lines))
+		return 0;
+	if (criu_config_write(lines, m->criu_config, sizeof(m->criu_config), err) < 0)
+		return -1;
+	m->dump_runc.criu_config = m->criu_config;
+	return 0;
+}
+
 /* SSH (unless --direct), the control channel, hello and the token (session.h); then the
  * destination's check of its side. */
+/* What the destination checks its bundle against before anything is frozen: the CRIU
+ * options its restore must take, and the container's network namespace. */
+void add_container_facts(const struct migration *m, cJSON *req)
+{
+	criu_opts_to_json(&m->p->how.criu, req);
+	cJSON_AddStringToObject(req, "netns", bundle_netns_name(m->b.netns));
+	if (m->p->how.dst_netns)
+		cJSON_AddStringToObject(req, "dst_netns", m->p->how.dst_netns);
+}
+
 static int hello_and_check(struct migration *m, struct mig_err **err)
 {
 	const struct plan *p = m->p;
@@ -85,6 +181,7 @@ static int hello_and_check(struct migration *m, struct mig_err **err)
 		cJSON_AddBoolToObject(req, "replace", 1);
 	if (p->how.sync_bundle)
 		cJSON_AddBoolToObject(req, "sync_bundle", 1);
+	add_container_facts(m, req);
 	session_sign(cs, req);
 	cJSON *rep = proto_call(cs->ctl, req, CONTROL_REPLY_MS, err);
 	cJSON_Delete(req);
@@ -156,6 +253,7 @@ size_t xfer_sources(const struct migration *m, const char *srcs[3])
 int preflight(struct migration *m, struct mig_err **err)
 {
 	if (local_checks(m, err) < 0 || check_source_features(m, err) < 0 ||
+	    check_netns(m, err) < 0 || dump_config(m, err) < 0 ||
 	    xfer_check_rsync(m->p->how.allow_old_rsync, err) < 0 || check_stop(err) < 0 ||
 	    hello_and_check(m, err) < 0 || xfer_master_start(&m->xfer, &m->master, err) < 0 ||
 	    (mig_lazy(m) && postcopy_prepare(m, err) < 0) || check_stop(err) < 0 ||

@@ -89,7 +89,11 @@ int rollback(struct migration *m, struct mig_err **cause)
 	const char *name = m->p->what.container;
 	log_info("restoring %s on this host from its own image", name);
 	struct mig_err *e = NULL;
-	int r = restore_container(&m->p->tools.runc, name, &m->b, "image", "work", 0, &e);
+	/* The dump's options (a connection dumped must be restored as one), not tcp-close:
+	 * it is the destination's choice for a container that moved. */
+	struct criu_opts opts = m->p->how.criu;
+	opts.tcp_close = 0;
+	int r = restore_container(&m->p->tools.runc, name, &m->b, "image", "work", 0, &opts, &e);
 	if (r == 0)
 		return outcome(m, EXIT_ROLLED_BACK,
 			       mig_strdup_printf("%s; the container was restored and runs on this "

@@ -6,6 +6,8 @@
 #ifndef MIG_TECHNIQUE_H
 #define MIG_TECHNIQUE_H
 
+#include <limits.h>
+
 #include "bundle.h"
 #include "plan.h"
 #include "proc.h"
@@ -29,6 +31,10 @@ struct migration {
 	unsigned char rootfs_digest[32]; /* fs_tree_digest before the first pass */
 	int have_digest;
 	int send_bundle; /* --sync-bundle, and the destination has no bundle */
+	/* the dumps' runc: the plan's, with the CRIU configuration file for the options runc
+	 * has no flag for (criu.h), when there are any */
+	struct runc_ctx dump_runc;
+	char criu_config[PATH_MAX]; /* that file, "" when none; unlinked at the end */
 	/* post-copy */
 	char *page_server; /* "ADDR:PORT" the page server listens on */
 	char ps_addr[64];
@@ -51,6 +57,8 @@ int check_stop(struct mig_err **err);
 
 /* preflight.c: everything before anything is touched (failure: exit 2). */
 int preflight(struct migration *m, struct mig_err **err);
+/* Adds the CRIU options and the network namespace to a check or restore request. */
+void add_container_facts(const struct migration *m, cJSON *req);
 /* The rootfs's digest (fs_tree_digest): equal ones mean no rsync is needed. */
 int rootfs_digest(const struct migration *m, unsigned char out[32], struct mig_err **err);
 /* What rsync sends of the bundle: the rootfs (unless shared) and the image dir; srcs has

@@ -100,6 +100,8 @@ ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }
 	# The restore must find the lazy-pages daemon's socket already there.
 	printf '#!/bin/sh\ntest -e "%s/c1/work/lazy-pages.socket" || { echo "no lazy-pages socket" >&2; exit 1; }\n' "$DST_BASE" >"$DST_ROOT/hook-restore"
 	chmod +x "$DST_ROOT/hook-restore"
+	# Long enough that a slow restore (a loaded machine, the sanitized pass) cannot eat it.
+	echo 1500 >"$FAKE_CRIU_DIR/lazy-ms"
 	src --json c1 127.0.0.1 False True
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	[ "$status" -eq 0 ]
@@ -110,13 +112,13 @@ ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }
 	grep -q -- "restore -d --lazy-pages --image-path $DST_BASE/c1/image" "$DST_ROOT/argv.log"
 	grep -qx "check --feature uffd-noncoop" "$FAKE_CRIU_DIR/argv.log"
 	[ "$(json_get "$line" technique)" = post-copy ]
-	[ "$(json_get "$line" lazy_ms)" -ge 150 ]   # the stand-in daemon fetches for 300 ms from its start
+	[ "$(json_get "$line" lazy_ms)" -ge 750 ]   # the stand-in daemon fetches for 1500 ms from its start
 	[ "$(json_get "$line" lazy_bytes)" -eq 1048576 ]
 	[ "$(json_get "$line" page_server_ms)" -ge 0 ]
 	[ "$(json_get "$line" downtime_ms)" -lt "$(json_get "$line" total_ms)" ]
 	wait_for_line "$TEST_TMP/dst.log" '"role":"destination"'
 	dl=$(grep '"role":"destination"' "$TEST_TMP/dst.log")
-	[ "$(json_get "$dl" lazy_ms)" -ge 150 ]
+	[ "$(json_get "$dl" lazy_ms)" -ge 750 ]
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
 	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
 }

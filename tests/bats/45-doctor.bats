@@ -191,7 +191,7 @@ line() {
 	[ "$(grep -cv ' state c1$' "$DST_ROOT/argv.log")" -eq 0 ]
 	# CRIU only checked, and dumped its own throwaway process into a temp dir, now gone.
 	for d in "$FAKE_CRIU_DIR" "$DST_CRIU_DIR"; do
-		[ "$(grep -cvE '^(check( --feature [a-z_-]+)?|dump -t [0-9]+ -D /.* --shell-job --leave-running -o dump.log -v4)$' "$d/argv.log")" -eq 0 ]
+		[ "$(grep -cvE '^(check( --feature [a-z_-]+)?|dump -t [0-9]+ -D /.* --shell-job --leave-running -o dump.log -v4( --tcp-established)?)$' "$d/argv.log")" -eq 0 ]
 		grep -q '^dump ' "$d/argv.log"
 	done
 	grep -q "^dump -t [0-9]* -D $SRC_TMP/migrate-doctor\." "$FAKE_CRIU_DIR/argv.log"
@@ -241,6 +241,23 @@ line() {
 	[ "$status" -eq 2 ]
 	line source "dump hang test" FAIL "test dump failed: .*exited with code 1.*Can't dump this"
 	line destination "dump hang test" OK
+}
+
+@test "a CRIU that cannot dump TCP sockets: FAIL naming its version and CRIU's error; OK elsewhere" {
+	echo "sockets: Can't get 1:16 opt: Operation not supported" >"$DST_CRIU_DIR/fail-tcp-dump"
+	check c1 127.0.0.1
+	[ "$status" -eq 2 ]
+	line destination "tcp dump" FAIL "criu 4.1.1-fake cannot dump TCP sockets here: .*Can't get 1:16 opt: Operation not supported"
+	line source "tcp dump" OK "criu 4.1.1-fake dumps a process with a listening and a connected TCP socket"
+	line source "dump hang test" OK
+	line source "criu options" OK "none"
+	# the throwaway processes are gone, their temp dirs too
+	for pid in $(cut -d' ' -f2 "$FAKE_CRIU_DIR/tcp-dump-env.log" "$DST_CRIU_DIR/tcp-dump-env.log"); do
+		! kill -0 "$pid" 2>/dev/null
+	done
+	[ -z "$(ls -A "$DST_TMP")" ] && [ -z "$(ls -A "$SRC_TMP")" ]
+	check --tcp-established --manage-cgroups-mode soft c1 127.0.0.1
+	line source "criu options" OK "tcp-established,manage-cgroups-mode=soft"
 }
 
 @test "--no-hang-test: no test dump on either host, a warning, exit 0" {

@@ -6,16 +6,6 @@
 # survives because the container's address moves with it.  See docs/networking.md and
 # docs/notes-real-services.md.
 #
-# DRAFT.  Lines marked `# NEW:` use what the tools do not have yet: the CRIU options
-# (--tcp-established, --tcp-close, ...), --dst-netns, and the checks before the freeze that
-# the issue asks for.  The tests without such a line pass with today's tools (criu 4.2.1 from
-# scripts/install-deps, runc 1.1.15).  The test logic of the four that need only the CRIU
-# options and --dst-netns was checked on a copy whose `src ...` line was replaced by raw runc
-# (checkpoint --tcp-established, rsync rootfs + image, jq rewriting the destination's netns
-# path, restore --tcp-established, for --tcp-close with CRIU_CONFIG_FILE naming a file that
-# says "tcp-close"): "cold with --tcp-established", "--tcp-close", "a named netns on each
-# host" and "a client outside the container" passed that way.
-#
 # Needs a CRIU that dumps TCP sockets on this kernel (Debian 13's 4.1.1 cannot on 6.18:
 # scripts/install-deps --criu-tcp-test), redis-tools (redis-check-rdb, redis-cli), busybox,
 # iproute2.  Network namespaces, veths and the bridge are made per test and removed after;
@@ -25,7 +15,7 @@ load ../lib/common
 load ../lib/real
 
 setup_file() {
-	export CRIU_FAULT=130 # no hardware breakpoints in some VMs: ../shared/PLATFORM.md
+	export CRIU_FAULT=130 # no hardware breakpoints in some VMs: docs/notes-platform.md
 	# A CRIU that cannot dump a TCP socket cannot move any of these containers.  In CI the
 	# skip is a failure (tests/run-all), as it should be.
 	if [ "$(id -u)" -eq 0 ] && command -v criu >/dev/null &&
@@ -227,7 +217,7 @@ digest() {
 	wait_for_line "$SRC_BASE/r1/rootfs/tmp/sub.log" '^news$' 5
 	data_set "pid:$(cpid "$SRC_ROOT" r1)"
 	before=$(digest "pid:$(cpid "$SRC_ROOT" r1)")
-	src --json --tcp-established r1 127.0.0.1 # NEW: --tcp-established (runc checkpoint AND restore)
+	src --json --tcp-established r1 127.0.0.1
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	[ "$status" -eq 0 ]
 	pid=$(cpid "$DST_ROOT" r1)
@@ -245,7 +235,7 @@ digest() {
 	data_set "pid:$(cpid "$SRC_ROOT" r1)"
 	before=$(digest "pid:$(cpid "$SRC_ROOT" r1)")
 	pipe_max=$(cat /proc/sys/fs/pipe-max-size)
-	src --tcp-established --page-server-port $((30000 + RANDOM % 20000)) -t post-copy r1 127.0.0.1 # NEW: --tcp-established
+	src --tcp-established --page-server-port $((30000 + RANDOM % 20000)) -t post-copy r1 127.0.0.1
 	echo "$pipe_max" >/proc/sys/fs/pipe-max-size
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	[ "$status" -eq 0 ]
@@ -259,8 +249,6 @@ digest() {
 	redis_bundles r1 --subscriber
 	run_real "$SRC_ROOT" "$SRC_BASE/r1" r1
 	wait_for_line "$SRC_BASE/r1/rootfs/tmp/sub.log" '^news$' 5
-	# NEW: --tcp-close (restore only; runc has no such flag: a CRIU config file with
-	# "tcp-close" in CRIU_CONFIG_FILE of runc restore), the dump needs --tcp-established
 	src --tcp-established --tcp-close r1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -283,7 +271,7 @@ digest() {
 	wait_for_line "$SRC_BASE/r1/rootfs/tmp/sub.log" '^news$' 5
 	data_set "ns:$NSP-c 10.177.0.1"
 	before=$(digest "ns:$NSP-c 10.177.0.1")
-	src --tcp-established --dst-netns "/var/run/netns/$NSP-b" r1 127.0.0.1 # NEW: both options
+	src --tcp-established --dst-netns "/var/run/netns/$NSP-b" r1 127.0.0.1
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	[ "$status" -eq 0 ]
 	pid=$(cpid "$DST_ROOT" r1)
@@ -299,8 +287,6 @@ digest() {
 	redis_bundles r1 --netns "/var/run/netns/$NSP-a"
 	run_real "$SRC_ROOT" "$SRC_BASE/r1" r1
 	wait_redis "pid:$(cpid "$SRC_ROOT" r1)"
-	# NEW: the check before the freeze (today: runc restore fails with "Requested network
-	# namespace ... does not exist" and the container is rolled back, exit 3)
 	src --dst-netns "/var/run/netns/$NSP-nosuch" r1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 2 ]
@@ -316,9 +302,9 @@ digest() {
 	make_real_bundle "$DST_BASE/r1" --redis="$PORT" --netns "/var/run/netns/$NSP-b"
 	run_real "$SRC_ROOT" "$SRC_BASE/r1" r1
 	wait_redis "pid:$(cpid "$SRC_ROOT" r1)"
-	# NEW: the check.  Without it the restore SUCCEEDS, silently in a new empty namespace,
-	# not in $NSP-b (runc passes the path to CRIU only as an inherit fd that the image never
-	# asks for); the reverse (named here, private there) fails in CRIU: "Unable to find an
+	# Without the check the restore SUCCEEDS, silently in a new empty namespace, not in
+	# $NSP-b (runc hands the path to CRIU only as an inherit fd that the image never asks
+	# for); the reverse (named here, private there) fails in CRIU: "Unable to find an
 	# external netns: extRootNetNS".
 	src r1 127.0.0.1
 	echo "$output"
@@ -369,7 +355,7 @@ addr_hooks() {
 	wait_lines "$TEST_TMP/pinger.log" 10
 	conn=$(ip netns exec "$NSP-c" ss -Htn | awk '{ print $4 }')
 	t0=$(date +%s%N)
-	src --json --tcp-established r1 127.0.0.1 # NEW: --tcp-established
+	src --json --tcp-established r1 127.0.0.1
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	[ "$status" -eq 0 ]
 	n=$(wc -l <"$TEST_TMP/pinger.log")
@@ -393,8 +379,8 @@ addr_hooks() {
 	run_real "$SRC_ROOT" "$SRC_BASE/r1" r1
 	wait_redis "pid:$(cpid "$SRC_ROOT" r1)"
 	runc --root "$SRC_ROOT" exec -d r1 sleep 1000 </dev/null >/dev/null 2>&1
-	# NEW: the check.  Today the checkpoint succeeds, CRIU only warns "Unexpected process N in
-	# the freezer cgroup", and the process is gone on the destination (and on the source).
+	# Without the check the checkpoint succeeds, CRIU only warns "Unexpected process N in
+	# the freezer cgroup", and the process is gone on both hosts.
 	src r1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 2 ]
@@ -405,7 +391,7 @@ addr_hooks() {
 @test "--check: the TCP test dump names the CRIU version on both hosts" {
 	redis_bundles r1
 	run_real "$SRC_ROOT" "$SRC_BASE/r1" r1
-	src --check --json r1 127.0.0.1 # NEW: the TCP test dump in --check
+	src --check --json r1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"TCP"* ]]

@@ -46,6 +46,9 @@ static void good_facts(struct host_facts *f, const char *host)
 	f->pipe_max_size = CRIU_PIPE_MAX_NEEDED;
 	f->hang = HANG_OK;
 	f->hang_ms = 5;
+	f->tcp = HANG_OK;
+	f->tcp_ms = 7;
+	f->container_tcp = strcmp(host, "src") ? -1 : 2;
 }
 
 static void good_link(struct doctor_link *l)
@@ -617,6 +620,75 @@ static void test_hang_test(void **state)
 	assert_null(f.hang_detail);
 }
 
+/* The TCP test dump: its throwaway process (this test binary again, in its TCP test mode:
+ * main below) holds a listening and a connected TCP socket in a network namespace of its
+ * own; a CRIU that cannot dump them (CRIU 4.1.1 on 6.18) is named with its error. */
+static void test_tcp_test(void **state)
+{
+	(void)state;
+	if (getuid() != 0)
+		skip(); /* a network namespace of its own needs root */
+	char tmp[128];
+	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+	struct facts_opts o = {.criu = fake_criu, .hang_test_ms = 2000, .tmp_dir = tmp};
+	struct host_facts f;
+	memset(&f, 0, sizeof(f));
+	facts_tcp_test(&o, &f);
+	if (f.tcp != HANG_OK)
+		fail_msg("%s", f.tcp_detail ? f.tcp_detail : "?");
+	assert_true(tmp_empty());
+	facts_free(&f);
+	/* the dump had --tcp-established and CRIU_FAULT=130, and the process was gone after */
+	char path[256], line[128];
+	snprintf(path, sizeof(path), "%s/criu/tcp-dump-env.log", dir);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_int_equal(strncmp(line, "CRIU_FAULT=130 ", 15), 0);
+	int pid = atoi(line + 15);
+	assert_true(pid > 0);
+	for (int i = 0; i < 50 && kill(pid, 0) == 0; i++)
+		usleep(20000);
+	assert_int_equal(kill(pid, 0), -1);
+	touch("fail-tcp-dump", "sockets: Can't get 1:16 opt: Operation not supported");
+	memset(&f, 0, sizeof(f));
+	facts_tcp_test(&o, &f);
+	assert_int_equal(f.tcp, HANG_FAILED);
+	assert_non_null(strstr(f.tcp_detail, "Can't get 1:16 opt: Operation not supported"));
+	facts_free(&f);
+	untouch("fail-tcp-dump");
+	/* the verdict: a FAIL for a container with TCP sockets, a WARN for one without */
+	struct plan p;
+	memset(&p, 0, sizeof(p));
+	p.what.container = "c1";
+	struct host_facts src, dst;
+	struct doctor_link l;
+	memset(&l, 0, sizeof(l));
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
+	src.criu_version = "4.1.1";
+	src.tcp = HANG_FAILED;
+	src.tcp_detail = "sockets: Can't get 1:16 opt: Operation not supported";
+	src.container_tcp = 3;
+	struct doctor_report r;
+	doctor_evaluate(&p, &src, NULL, &l, &r);
+	const struct doctor_check *c = NULL;
+	for (size_t i = 0; i < r.n; i++)
+		if (!strcmp(r.checks[i].name, "tcp dump"))
+			c = &r.checks[i];
+	assert_non_null(c);
+	assert_int_equal(c->status, CHECK_FAIL);
+	assert_non_null(strstr(c->detail, "criu 4.1.1 cannot dump TCP sockets here"));
+	doctor_report_free(&r);
+	src.container_tcp = 0;
+	doctor_evaluate(&p, &src, NULL, &l, &r);
+	for (size_t i = 0; i < r.n; i++)
+		if (!strcmp(r.checks[i].name, "tcp dump"))
+			assert_int_equal(r.checks[i].status, CHECK_WARN);
+	doctor_report_free(&r);
+}
+
 static void test_tools_facts(void **state)
 {
 	(void)state;
@@ -662,6 +734,9 @@ static void test_container_memory(void **state)
 
 int main(void)
 {
+	/* The TCP test dump's throwaway process is this binary again (facts.h). */
+	if (getenv(FACTS_TCP_CHILD_ENV))
+		return facts_tcp_child();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_version_diff),
 	    cmocka_unit_test_setup_teardown(test_all_good, setup, teardown),
@@ -676,6 +751,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_facts_json_round_trip, setup, teardown),
 	    cmocka_unit_test(test_request),
 	    cmocka_unit_test_setup_teardown(test_hang_test, hang_setup, hang_teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_test, hang_setup, hang_teardown),
 	    cmocka_unit_test_setup_teardown(test_tools_facts, hang_setup, hang_teardown),
 	    cmocka_unit_test(test_container_memory),
 	};

@@ -218,7 +218,8 @@ static void test_timeout_kills_process_group(void **state)
 static void test_timeout_sigkill_after_grace(void **state)
 {
 	(void)state;
-	struct proc_opts o = {.timeout_ms = 300, .kill_grace_ms = 300};
+	/* 1.5 s: time enough for the shell to print its child's PID on a loaded machine. */
+	struct proc_opts o = {.timeout_ms = 1500, .kill_grace_ms = 300};
 	struct proc_result res;
 	struct mig_err *err = NULL;
 	assert_int_equal(
@@ -233,9 +234,9 @@ static void test_timeout_sigkill_after_grace(void **state)
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	assert_int_equal(res.timed_out, 1);
 	assert_int_equal(res.signaled, SIGKILL);
-	assert_true(res.elapsed_ms >= 600 && res.elapsed_ms < 5000);
+	assert_true(res.elapsed_ms >= 1800 && res.elapsed_ms < 6000);
 	assert_int_equal(proc_result_err(SH(""), &res, &err), -1);
-	assert_string_equal(mig_err_msg(err), "sh timed out after 300 ms: stuck");
+	assert_string_equal(mig_err_msg(err), "sh timed out after 1500 ms: stuck");
 	mig_err_free(&err);
 	proc_result_free(&res);
 }
