@@ -51,6 +51,30 @@ int mig_valid_name(const char *name);
 /* What a parser returns: go on, exit 0 (help or version was printed), or a usage error. */
 enum cli_rc { CLI_OK = 0, CLI_EXIT = 1, CLI_USAGE = -1 };
 
+/* getopt_long values of the long options both programs take; each CLI numbers its own
+ * from MIG_OPT_FIRST_OWN. */
+enum {
+	MIG_OPT_RUNC = 256,
+	MIG_OPT_RUNC_ROOT,
+	MIG_OPT_CRIU,
+	MIG_OPT_TOKEN_FILE,
+	MIG_OPT_TIMEOUT,
+	MIG_OPT_JSON,
+	MIG_OPT_FIRST_OWN,
+};
+
+/* The options that mean the same on both sides: where runc and CRIU are, the shared
+ * token, the per-step deadline and the report's format. */
+#define MIG_SHARED_LONG_OPTIONS                                          \
+	{"runc", required_argument, NULL, MIG_OPT_RUNC},                 \
+	    {"runc-root", required_argument, NULL, MIG_OPT_RUNC_ROOT},   \
+	    {"criu", required_argument, NULL, MIG_OPT_CRIU},             \
+	    {"token-file", required_argument, NULL, MIG_OPT_TOKEN_FILE}, \
+	    {"timeout", required_argument, NULL, MIG_OPT_TIMEOUT},       \
+	{                                                                \
+		"json", no_argument, NULL, MIG_OPT_JSON                  \
+	}
+
 /* The long options both programs have (-v, -q, -h, -V) and the end of a getopt_long
  * table. */
 #define MIG_COMMON_LONG_OPTIONS                                                    \

@@ -63,6 +63,10 @@ void criu_opts_to_json(const struct criu_opts *o, struct cJSON *obj);
  * into j.  Anything else is refused, naming it: the peer never chooses runc's argv. */
 int criu_opts_from_json(const struct cJSON *j, struct criu_opts *o, struct mig_err **err);
 
+/* Every option of o as migrate-src's own flags ("--tcp-established", "--manage-cgroups-mode",
+ * "soft", ...) appended to argv at n (room for 12 more); returns the new n. */
+size_t criu_opts_argv(const struct criu_opts *o, const char *argv[], size_t n);
+
 /* The modes --manage-cgroups-mode takes; 1 when mode is one. */
 int criu_opts_valid_mode(const char *mode);
 

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,19 +485,6 @@ void facts_gather(const struct facts_opts *o, struct host_facts *f)
 	facts_tcp_test(o, f);
 }
 
-void facts_free(struct host_facts *f)
-{
-	char **strs[] = {&f->runc_version,     &f->runc_error,	      &f->criu_version,
-			 &f->criu_error,       &f->criu_check_detail, &f->base_dir,
-			 &f->bundle_dir,       &f->bundle_detail,     &f->root_path,
-			 &f->container_status, &f->container_error,   &f->hang_detail,
-			 &f->tcp_detail};
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		free(*strs[i]);
-		*strs[i] = NULL;
-	}
-}
-
 /* ---- JSON ---- */
 
 static const char *const hang_names[] = {"skipped", "ok", "hangs", "failed"};
@@ -530,70 +518,156 @@ static const char *hang_name(int h)
 	return (unsigned)h < 4 ? hang_names[h] : "skipped";
 }
 
+/* Every field of struct host_facts as it travels in JSON (the features apart): one list for
+ * both directions and for freeing, so none can be forgotten in one of them. */
+enum fact_kind {
+	FK_STR,	 /* char *, null when NULL */
+	FK_LL,	 /* long long, null when < 0 */
+	FK_TRI,	 /* enum facts_tri, null when unknown */
+	FK_FLAG, /* int 0/1, a boolean */
+	FK_HANG, /* enum hang_result, by name */
+	FK_PID,	 /* int, a number (0 when none) */
+	FK_LONG, /* long, null when < 0 */
+};
+
+#define FACT(key, kind, field)                                \
+	{                                                     \
+		key, kind, offsetof(struct host_facts, field) \
+	}
+static const struct {
+	const char *key;
+	enum fact_kind kind;
+	size_t off;
+} fact_fields[] = {
+    FACT("runc_version", FK_STR, runc_version),
+    FACT("runc_error", FK_STR, runc_error),
+    FACT("criu_version", FK_STR, criu_version),
+    FACT("criu_error", FK_STR, criu_error),
+    FACT("criu_check", FK_TRI, criu_check),
+    FACT("criu_check_detail", FK_STR, criu_check_detail),
+    FACT("base_dir", FK_STR, base_dir),
+    FACT("free_bytes", FK_LL, free_bytes),
+    FACT("bundle_ok", FK_FLAG, bundle_ok),
+    FACT("bundle_dir", FK_STR, bundle_dir),
+    FACT("bundle_detail", FK_STR, bundle_detail),
+    FACT("root_path", FK_STR, root_path),
+    FACT("container_status", FK_STR, container_status),
+    FACT("container_error", FK_STR, container_error),
+    FACT("container_pid", FK_PID, container_pid),
+    FACT("container_memory", FK_LL, container_memory),
+    FACT("cap_sys_resource", FK_FLAG, cap_sys_resource),
+    FACT("pipe_max_size", FK_LONG, pipe_max_size),
+    FACT("pipe_max_writable", FK_FLAG, pipe_max_writable),
+    FACT("criu_fault_set", FK_FLAG, criu_fault_set),
+    FACT("hang_test", FK_HANG, hang),
+    FACT("hang_test_with_fault", FK_HANG, hang_with_fault),
+    FACT("hang_detail", FK_STR, hang_detail),
+    FACT("hang_ms", FK_LL, hang_ms),
+    FACT("tcp_test", FK_HANG, tcp),
+    FACT("tcp_detail", FK_STR, tcp_detail),
+    FACT("tcp_ms", FK_LL, tcp_ms),
+    FACT("container_tcp", FK_LL, container_tcp),
+};
+#define N_FACT_FIELDS (sizeof(fact_fields) / sizeof(fact_fields[0]))
+
+static void *fact_at(const struct host_facts *f, size_t i)
+{
+	return (char *)f + fact_fields[i].off;
+}
+
+void facts_free(struct host_facts *f)
+{
+	for (size_t i = 0; i < N_FACT_FIELDS; i++)
+		if (fact_fields[i].kind == FK_STR) {
+			free(*(char **)fact_at(f, i));
+			*(char **)fact_at(f, i) = NULL;
+		}
+}
+
+static void fact_to_json(cJSON *j, const struct host_facts *f, size_t i)
+{
+	const char *key = fact_fields[i].key;
+	const void *v = fact_at(f, i);
+	switch (fact_fields[i].kind) {
+	case FK_STR:
+		put_str(j, key, *(char *const *)v);
+		break;
+	case FK_LL:
+		put_num(j, key, *(const long long *)v);
+		break;
+	case FK_LONG:
+		put_num(j, key, *(const long *)v);
+		break;
+	case FK_TRI:
+		put_tri(j, key, *(const int *)v);
+		break;
+	case FK_FLAG:
+		cJSON_AddBoolToObject(j, key, *(const int *)v);
+		break;
+	case FK_HANG:
+		cJSON_AddStringToObject(j, key, hang_name(*(const int *)v));
+		break;
+	case FK_PID:
+		cJSON_AddNumberToObject(j, key, *(const int *)v);
+		break;
+	}
+}
+
 cJSON *facts_to_json(const struct host_facts *f)
 {
 	cJSON *j = cJSON_CreateObject();
-	put_str(j, "runc_version", f->runc_version);
-	put_str(j, "runc_error", f->runc_error);
-	put_str(j, "criu_version", f->criu_version);
-	put_str(j, "criu_error", f->criu_error);
-	put_tri(j, "criu_check", f->criu_check);
-	put_str(j, "criu_check_detail", f->criu_check_detail);
+	for (size_t i = 0; i < N_FACT_FIELDS; i++)
+		fact_to_json(j, f, i);
 	cJSON *feat = cJSON_AddObjectToObject(j, "features");
 	for (size_t i = 0; i < FACTS_N_FEATURES; i++)
 		put_tri(feat, facts_features[i], f->features[i]);
-	put_str(j, "base_dir", f->base_dir);
-	put_num(j, "free_bytes", f->free_bytes);
-	cJSON_AddBoolToObject(j, "bundle_ok", f->bundle_ok);
-	put_str(j, "bundle_dir", f->bundle_dir);
-	put_str(j, "bundle_detail", f->bundle_detail);
-	put_str(j, "root_path", f->root_path);
-	put_str(j, "container_status", f->container_status);
-	put_str(j, "container_error", f->container_error);
-	cJSON_AddNumberToObject(j, "container_pid", f->container_pid);
-	put_num(j, "container_memory", f->container_memory);
-	cJSON_AddBoolToObject(j, "cap_sys_resource", f->cap_sys_resource);
-	put_num(j, "pipe_max_size", f->pipe_max_size);
-	cJSON_AddBoolToObject(j, "pipe_max_writable", f->pipe_max_writable);
-	cJSON_AddBoolToObject(j, "criu_fault_set", f->criu_fault_set);
-	cJSON_AddStringToObject(j, "hang_test", hang_name(f->hang));
-	cJSON_AddStringToObject(j, "hang_test_with_fault", hang_name(f->hang_with_fault));
-	put_str(j, "hang_detail", f->hang_detail);
-	put_num(j, "hang_ms", f->hang_ms);
-	cJSON_AddStringToObject(j, "tcp_test", hang_name(f->tcp));
-	put_str(j, "tcp_detail", f->tcp_detail);
-	put_num(j, "tcp_ms", f->tcp_ms);
-	put_num(j, "container_tcp", f->container_tcp);
 	return j;
 }
 
-static char *get_str(const cJSON *j, const char *key)
+/* A whole number in 0..max, else -1: the peer's numbers are checked before conversion. */
+static long long json_count(const cJSON *v, double max)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-	return cJSON_IsString(v) ? mig_xstrdup(v->valuestring) : NULL;
-}
-
-static long long get_num(const cJSON *j, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e18
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max
 		   ? (long long)v->valuedouble
 		   : -1;
 }
 
-static int get_tri(const cJSON *j, const char *key)
+static int json_tri(const cJSON *v)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
 	return cJSON_IsBool(v) ? (cJSON_IsTrue(v) ? FACT_YES : FACT_NO) : FACT_UNKNOWN;
 }
 
-static int get_hang(const cJSON *j, const char *key)
+static void fact_from_json(const cJSON *v, struct host_facts *f, size_t i)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-	for (int i = 0; cJSON_IsString(v) && i < 4; i++)
-		if (!strcmp(v->valuestring, hang_names[i]))
-			return i;
-	return HANG_SKIPPED;
+	void *p = fact_at(f, i);
+	long long n;
+	switch (fact_fields[i].kind) {
+	case FK_STR:
+		*(char **)p = cJSON_IsString(v) ? mig_xstrdup(v->valuestring) : NULL;
+		break;
+	case FK_LL:
+		*(long long *)p = json_count(v, 9e18);
+		break;
+	case FK_LONG:
+		*(long *)p = (long)json_count(v, (double)LONG_MAX / 2);
+		break;
+	case FK_TRI:
+		*(int *)p = json_tri(v);
+		break;
+	case FK_FLAG:
+		*(int *)p = json_tri(v) == FACT_YES;
+		break;
+	case FK_HANG:
+		*(int *)p = HANG_SKIPPED;
+		for (int h = 0; cJSON_IsString(v) && h < 4; h++)
+			if (!strcmp(v->valuestring, hang_names[h]))
+				*(int *)p = h;
+		break;
+	case FK_PID:
+		n = json_count(v, INT_MAX);
+		*(int *)p = n > 0 ? (int)n : 0;
+		break;
+	}
 }
 
 int facts_from_json(const cJSON *j, struct host_facts *f, struct mig_err **err)
@@ -601,39 +675,12 @@ int facts_from_json(const cJSON *j, struct host_facts *f, struct mig_err **err)
 	memset(f, 0, sizeof(*f));
 	if (!cJSON_IsObject(j))
 		return mig_err_set(err, 0, "facts: not a JSON object");
-	f->runc_version = get_str(j, "runc_version");
-	f->runc_error = get_str(j, "runc_error");
-	f->criu_version = get_str(j, "criu_version");
-	f->criu_error = get_str(j, "criu_error");
-	f->criu_check = get_tri(j, "criu_check");
-	f->criu_check_detail = get_str(j, "criu_check_detail");
+	for (size_t i = 0; i < N_FACT_FIELDS; i++)
+		fact_from_json(cJSON_GetObjectItemCaseSensitive(j, fact_fields[i].key), f, i);
 	const cJSON *feat = cJSON_GetObjectItemCaseSensitive(j, "features");
 	for (size_t i = 0; i < FACTS_N_FEATURES; i++)
-		f->features[i] = get_tri(feat, facts_features[i]);
-	f->base_dir = get_str(j, "base_dir");
-	f->free_bytes = get_num(j, "free_bytes");
-	f->bundle_ok = get_tri(j, "bundle_ok") == FACT_YES;
-	f->bundle_dir = get_str(j, "bundle_dir");
-	f->bundle_detail = get_str(j, "bundle_detail");
-	f->root_path = get_str(j, "root_path");
-	f->container_status = get_str(j, "container_status");
-	f->container_error = get_str(j, "container_error");
-	long long pid = get_num(j, "container_pid");
-	f->container_pid = pid > 0 && pid <= INT_MAX ? (int)pid : 0;
-	f->container_memory = get_num(j, "container_memory");
-	f->cap_sys_resource = get_tri(j, "cap_sys_resource") == FACT_YES;
-	long long pms = get_num(j, "pipe_max_size");
-	f->pipe_max_size = pms <= LONG_MAX ? (long)pms : -1;
-	f->pipe_max_writable = get_tri(j, "pipe_max_writable") == FACT_YES;
-	f->criu_fault_set = get_tri(j, "criu_fault_set") == FACT_YES;
-	f->hang = get_hang(j, "hang_test");
-	f->hang_with_fault = get_hang(j, "hang_test_with_fault");
-	f->hang_detail = get_str(j, "hang_detail");
-	f->hang_ms = get_num(j, "hang_ms");
-	f->tcp = get_hang(j, "tcp_test");
-	f->tcp_detail = get_str(j, "tcp_detail");
-	f->tcp_ms = get_num(j, "tcp_ms");
-	f->container_tcp = get_num(j, "container_tcp");
+		f->features[i] =
+		    json_tri(cJSON_GetObjectItemCaseSensitive(feat, facts_features[i]));
 	return 0;
 }
 

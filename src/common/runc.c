@@ -98,55 +98,84 @@ int criu_opts_valid_mode(const char *mode)
 	return 0;
 }
 
+/* Every boolean CRIU option, once: its flag (runc's and migrate-src's, without "--"), its
+ * key in a request's "criu_opts" (NULL: a dump option, never sent), and whether runc has
+ * a flag for it (else it goes in a CRIU configuration file: criu_config_lines). */
+static const struct {
+	size_t off;
+	const char *flag;
+	const char *key;
+	int runc;
+} criu_flags[] = {
+    {offsetof(struct criu_opts, tcp_established), "tcp-established", "tcp_established", 1},
+    {offsetof(struct criu_opts, ext_unix_sk), "ext-unix-sk", "ext_unix_sk", 1},
+    {offsetof(struct criu_opts, file_locks), "file-locks", "file_locks", 1},
+    {offsetof(struct criu_opts, shell_job), "shell-job", "shell_job", 1},
+    {offsetof(struct criu_opts, tcp_skip_in_flight), "tcp-skip-in-flight", NULL, 0},
+    {offsetof(struct criu_opts, link_remap), "link-remap", NULL, 0},
+    {offsetof(struct criu_opts, tcp_close), "tcp-close", "tcp_close", 0},
+};
+#define N_CRIU_FLAGS (sizeof(criu_flags) / sizeof(criu_flags[0]))
+
+static int flag_on(const struct criu_opts *o, size_t i)
+{
+	return *(const int *)((const char *)o + criu_flags[i].off);
+}
+
 const char *criu_opts_str(const struct criu_opts *o, char *buf, size_t len)
 {
-	const struct {
-		int on;
-		const char *name;
-	} flags[] = {
-	    {o->tcp_established, "tcp-established"},
-	    {o->ext_unix_sk, "ext-unix-sk"},
-	    {o->file_locks, "file-locks"},
-	    {o->shell_job, "shell-job"},
-	    {o->empty_ns_network, "empty-ns=network"},
-	    {o->tcp_skip_in_flight, "tcp-skip-in-flight"},
-	    {o->link_remap, "link-remap"},
-	    {o->tcp_close, "tcp-close"},
-	};
 	size_t used = 0;
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (flags[i].on)
+	for (size_t i = 0; i < N_CRIU_FLAGS; i++)
+		if (flag_on(o, i))
 			used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
-						 used ? "," : "", flags[i].name);
+						 used ? "," : "", criu_flags[i].flag);
+	if (o->empty_ns_network)
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
+					 "%sempty-ns=network", used ? "," : "");
 	if (o->manage_cgroups_mode)
 		snprintf(buf + used, used < len ? len - used : 0, "%smanage-cgroups-mode=%s",
 			 used ? "," : "", o->manage_cgroups_mode);
 	return buf;
 }
 
-/* The options of a restore, as the protocol names them (docs/protocol.md). */
-static const struct {
-	const char *key;
-	size_t off;
-} restore_flags[] = {
-    {"tcp_established", offsetof(struct criu_opts, tcp_established)},
-    {"ext_unix_sk", offsetof(struct criu_opts, ext_unix_sk)},
-    {"file_locks", offsetof(struct criu_opts, file_locks)},
-    {"shell_job", offsetof(struct criu_opts, shell_job)},
-    {"empty_ns_network", offsetof(struct criu_opts, empty_ns_network)},
-    {"tcp_close", offsetof(struct criu_opts, tcp_close)},
-};
-#define N_RESTORE_FLAGS (sizeof(restore_flags) / sizeof(restore_flags[0]))
-
 void criu_opts_to_json(const struct criu_opts *o, cJSON *obj)
 {
 	cJSON *j = cJSON_AddObjectToObject(obj, "criu_opts");
-	for (size_t i = 0; i < N_RESTORE_FLAGS; i++)
-		if (*(const int *)((const char *)o + restore_flags[i].off))
-			cJSON_AddBoolToObject(j, restore_flags[i].key, 1);
+	for (size_t i = 0; i < N_CRIU_FLAGS; i++)
+		if (criu_flags[i].key && flag_on(o, i))
+			cJSON_AddBoolToObject(j, criu_flags[i].key, 1);
+	if (o->empty_ns_network)
+		cJSON_AddBoolToObject(j, "empty_ns_network", 1);
 	if (o->manage_cgroups_mode)
 		cJSON_AddStringToObject(j, "manage_cgroups_mode", o->manage_cgroups_mode);
+}
+
+/* One member of a request's "criu_opts" into o, against the allow-list. */
+static int opt_from_json(const cJSON *it, struct criu_opts *o, struct mig_err **err)
+{
+	int *flag = !strcmp(it->string, "empty_ns_network") ? &o->empty_ns_network : NULL;
+	for (size_t i = 0; !flag && i < N_CRIU_FLAGS; i++)
+		if (criu_flags[i].key && !strcmp(it->string, criu_flags[i].key))
+			flag = (int *)((char *)o + criu_flags[i].off);
+	if (flag) {
+		if (!cJSON_IsBool(it))
+			return mig_err_set(err, 0, "criu_opts: '%.40s' is not a boolean",
+					   it->string);
+		*flag = cJSON_IsTrue(it);
+		return 0;
+	}
+	if (strcmp(it->string, "manage_cgroups_mode"))
+		return mig_err_set(err, 0,
+				   "criu_opts: '%.40s' is not a restore option this destination "
+				   "takes",
+				   it->string);
+	if (!cJSON_IsString(it) || !criu_opts_valid_mode(it->valuestring))
+		return mig_err_set(err, 0,
+				   "criu_opts: manage_cgroups_mode must be soft, full, strict or "
+				   "ignore");
+	o->manage_cgroups_mode = it->valuestring;
+	return 0;
 }
 
 int criu_opts_from_json(const cJSON *j, struct criu_opts *o, struct mig_err **err)
@@ -159,44 +188,25 @@ int criu_opts_from_json(const cJSON *j, struct criu_opts *o, struct mig_err **er
 	const cJSON *it;
 	cJSON_ArrayForEach(it, j)
 	{
-		size_t i = 0;
-		while (i < N_RESTORE_FLAGS && strcmp(it->string, restore_flags[i].key))
-			i++;
-		if (i < N_RESTORE_FLAGS) {
-			if (!cJSON_IsBool(it))
-				return mig_err_set(err, 0, "criu_opts: '%.40s' is not a boolean",
-						   it->string);
-			*(int *)((char *)o + restore_flags[i].off) = cJSON_IsTrue(it);
-		} else if (!strcmp(it->string, "manage_cgroups_mode")) {
-			if (!cJSON_IsString(it) || !criu_opts_valid_mode(it->valuestring))
-				return mig_err_set(err, 0,
-						   "criu_opts: manage_cgroups_mode must be soft, "
-						   "full, strict or ignore");
-			o->manage_cgroups_mode = it->valuestring;
-		} else {
-			return mig_err_set(err, 0,
-					   "criu_opts: '%.40s' is not a restore option "
-					   "this destination takes",
-					   it->string);
-		}
+		if (opt_from_json(it, o, err) < 0)
+			return -1;
 	}
 	return 0;
 }
 
-/* The runc flags of o, checkpoint and restore alike (the ones runc has no flag for go in a
- * CRIU configuration file: runc_ctx.criu_config). */
-static size_t opts_argv(const struct criu_opts *o, const char *argv[RUNC_MAX_ARGS], size_t n)
+/* The flags of o: with runc_only, those runc has (checkpoint and restore alike); without,
+ * every one as migrate-src takes it (the way back of --repeat).  --empty-ns and
+ * --manage-cgroups-mode take a value. */
+static size_t flags_argv(const struct criu_opts *o, int runc_only, const char *argv[], size_t n)
 {
+	static const char *const dashed[N_CRIU_FLAGS] = {
+	    "--tcp-established",    "--ext-unix-sk", "--file-locks", "--shell-job",
+	    "--tcp-skip-in-flight", "--link-remap",  "--tcp-close"};
 	if (!o)
 		return n;
-	if (o->tcp_established)
-		argv[n++] = "--tcp-established";
-	if (o->ext_unix_sk)
-		argv[n++] = "--ext-unix-sk";
-	if (o->file_locks)
-		argv[n++] = "--file-locks";
-	if (o->shell_job)
-		argv[n++] = "--shell-job";
+	for (size_t i = 0; i < N_CRIU_FLAGS; i++)
+		if (flag_on(o, i) && (criu_flags[i].runc || !runc_only))
+			argv[n++] = dashed[i];
 	if (o->empty_ns_network) {
 		argv[n++] = "--empty-ns";
 		argv[n++] = "network";
@@ -206,6 +216,16 @@ static size_t opts_argv(const struct criu_opts *o, const char *argv[RUNC_MAX_ARG
 		argv[n++] = o->manage_cgroups_mode;
 	}
 	return n;
+}
+
+size_t criu_opts_argv(const struct criu_opts *o, const char *argv[], size_t n)
+{
+	return flags_argv(o, 0, argv, n);
+}
+
+static size_t opts_argv(const struct criu_opts *o, const char *argv[RUNC_MAX_ARGS], size_t n)
+{
+	return flags_argv(o, 1, argv, n);
 }
 
 void runc_checkpoint_argv(const struct runc_ctx *rc, const char *name, const struct runc_ckpt *c,

@@ -35,14 +35,8 @@ void cli_dst_usage(FILE *out)
 }
 
 enum {
-	OPT_RUNC = 256,
-	OPT_RUNC_ROOT,
-	OPT_CRIU,
-	OPT_TOKEN_FILE,
-	OPT_INSECURE,
-	OPT_TIMEOUT,
+	OPT_INSECURE = MIG_OPT_FIRST_OWN,
 	OPT_ONCE,
-	OPT_JSON,
 };
 
 int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct mig_err **err)
@@ -51,14 +45,9 @@ int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct
 	    {"listen", required_argument, NULL, 'l'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"base-dir", required_argument, NULL, 'b'},
-	    {"runc", required_argument, NULL, OPT_RUNC},
-	    {"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
-	    {"criu", required_argument, NULL, OPT_CRIU},
-	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"once", no_argument, NULL, OPT_ONCE},
-	    {"json", no_argument, NULL, OPT_JSON},
+	    MIG_SHARED_LONG_OPTIONS,
 	    MIG_COMMON_LONG_OPTIONS,
 	};
 	memset(o, 0, sizeof(*o));
@@ -84,22 +73,22 @@ int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct
 		case 'b':
 			o->base_dir = optarg;
 			break;
-		case OPT_RUNC:
+		case MIG_OPT_RUNC:
 			o->runc.runc = optarg;
 			break;
-		case OPT_RUNC_ROOT:
+		case MIG_OPT_RUNC_ROOT:
 			o->runc.root = optarg;
 			break;
-		case OPT_CRIU:
+		case MIG_OPT_CRIU:
 			o->criu = optarg;
 			break;
-		case OPT_TOKEN_FILE:
+		case MIG_OPT_TOKEN_FILE:
 			o->token_file = optarg;
 			break;
 		case OPT_INSECURE:
 			o->insecure = 1;
 			break;
-		case OPT_TIMEOUT:
+		case MIG_OPT_TIMEOUT:
 			if (mig_parse_int(optarg, 1, 86400, &o->step_s) < 0)
 				return mig_err_set(err, 0, "bad timeout '%s' (seconds, 1-86400)",
 						   optarg);
@@ -107,7 +96,7 @@ int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct
 		case OPT_ONCE:
 			o->once = 1;
 			break;
-		case OPT_JSON:
+		case MIG_OPT_JSON:
 			o->json = 1;
 			break;
 		case 'v':

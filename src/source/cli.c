@@ -111,12 +111,9 @@ void cli_src_usage(FILE *out)
 }
 
 enum {
-	OPT_SSH_PORT = 256,
+	OPT_SSH_PORT = MIG_OPT_FIRST_OWN,
 	OPT_SSH_USER,
 	OPT_KNOWN_HOSTS,
-	OPT_RUNC,
-	OPT_RUNC_ROOT,
-	OPT_JSON,
 	OPT_DIRECT,
 	OPT_NO_ROOTFS_SYNC,
 	OPT_PRE_DUMPS,
@@ -124,9 +121,6 @@ enum {
 	OPT_PS_ADDR,
 	OPT_PS_PORT,
 	OPT_NO_SYSCTL,
-	OPT_CRIU,
-	OPT_TOKEN_FILE,
-	OPT_TIMEOUT,
 	OPT_CHECK,
 	OPT_NO_HANG_TEST,
 	OPT_REPLACE,
@@ -209,9 +203,6 @@ static const struct option src_lopts[] = {
     {"ssh-port", required_argument, NULL, OPT_SSH_PORT},
     {"ssh-user", required_argument, NULL, OPT_SSH_USER},
     {"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
-    {"runc", required_argument, NULL, OPT_RUNC},
-    {"runc-root", required_argument, NULL, OPT_RUNC_ROOT},
-    {"json", no_argument, NULL, OPT_JSON},
     {"direct", no_argument, NULL, OPT_DIRECT},
     {"no-rootfs-sync", no_argument, NULL, OPT_NO_ROOTFS_SYNC},
     {"pre-dumps", required_argument, NULL, OPT_PRE_DUMPS},
@@ -219,9 +210,6 @@ static const struct option src_lopts[] = {
     {"page-server-addr", required_argument, NULL, OPT_PS_ADDR},
     {"page-server-port", required_argument, NULL, OPT_PS_PORT},
     {"no-sysctl", no_argument, NULL, OPT_NO_SYSCTL},
-    {"criu", required_argument, NULL, OPT_CRIU},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"check", no_argument, NULL, OPT_CHECK},
     {"no-hang-test", no_argument, NULL, OPT_NO_HANG_TEST},
     {"replace", no_argument, NULL, OPT_REPLACE},
@@ -245,6 +233,7 @@ static const struct option src_lopts[] = {
     {"link-remap", no_argument, NULL, OPT_LINK_REMAP},
     {"tcp-close", no_argument, NULL, OPT_TCP_CLOSE},
     {"dst-netns", required_argument, NULL, OPT_DST_NETNS},
+    MIG_SHARED_LONG_OPTIONS,
     MIG_COMMON_LONG_OPTIONS,
 };
 
@@ -280,13 +269,13 @@ static const char **string_option(struct plan *p, int c)
 		return &p->where.ssh.identity;
 	case OPT_KNOWN_HOSTS:
 		return &p->where.ssh.known_hosts;
-	case OPT_TOKEN_FILE:
+	case MIG_OPT_TOKEN_FILE:
 		return &p->where.token_file;
-	case OPT_RUNC:
+	case MIG_OPT_RUNC:
 		return &p->tools.runc.runc;
-	case OPT_RUNC_ROOT:
+	case MIG_OPT_RUNC_ROOT:
 		return &p->tools.runc.root;
-	case OPT_CRIU:
+	case MIG_OPT_CRIU:
 		return &p->tools.criu;
 	case OPT_PS_ADDR:
 		return &p->how.page_server_addr;
@@ -306,7 +295,7 @@ static int *flag_option(struct src_cli *o, int c, int *value)
 	struct plan *p = &o->plan;
 	*value = 1;
 	switch (c) {
-	case OPT_JSON:
+	case MIG_OPT_JSON:
 		return &p->out.json;
 	case OPT_DIRECT:
 		return &p->where.direct;
@@ -363,7 +352,7 @@ static const struct int_option int_options[] = {
     {OPT_SSH_PORT, 1, 65535, "SSH port"},
     {OPT_PS_PORT, 1, 65535, "page server port"},
     {OPT_PRE_DUMPS, 1, MAX_PRE_DUMPS, "--pre-dumps"},
-    {OPT_TIMEOUT, 1, 86400, "timeout (seconds)"},
+    {MIG_OPT_TIMEOUT, 1, 86400, "timeout (seconds)"},
     {OPT_REPEAT, 1, MAX_REPEAT, "--repeat"},
 };
 
@@ -378,7 +367,7 @@ static int *int_target(struct plan *p, int c)
 		return &p->how.page_server_port;
 	case OPT_PRE_DUMPS:
 		return &p->how.pre_dumps;
-	case OPT_TIMEOUT:
+	case MIG_OPT_TIMEOUT:
 		return &p->limits.step_s;
 	}
 	return &p->loop.repeat;

@@ -12,35 +12,6 @@
 #include "timeouts.h"
 #include "transfer.h"
 
-/* The CRIU options, for the way back: the container moves with the same ones. */
-static size_t criu_opts_argv(const struct criu_opts *o, const char *argv[], size_t n)
-{
-	const struct {
-		int on;
-		const char *opt;
-	} flags[] = {
-	    {o->tcp_established, "--tcp-established"},
-	    {o->ext_unix_sk, "--ext-unix-sk"},
-	    {o->file_locks, "--file-locks"},
-	    {o->shell_job, "--shell-job"},
-	    {o->tcp_skip_in_flight, "--tcp-skip-in-flight"},
-	    {o->link_remap, "--link-remap"},
-	    {o->tcp_close, "--tcp-close"},
-	};
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (flags[i].on)
-			argv[n++] = flags[i].opt;
-	if (o->empty_ns_network) {
-		argv[n++] = "--empty-ns";
-		argv[n++] = "network";
-	}
-	if (o->manage_cgroups_mode) {
-		argv[n++] = "--manage-cgroups-mode";
-		argv[n++] = o->manage_cgroups_mode;
-	}
-	return n;
-}
-
 void loop_back_argv(const struct plan *p, const char *back_host, const char *argv[], char buf[64])
 {
 	size_t n = 0;
@@ -61,6 +32,7 @@ void loop_back_argv(const struct plan *p, const char *back_host, const char *arg
 	argv[n++] = compress_name(p->how.compress);
 	if (p->how.replace)
 		argv[n++] = "--replace";
+	/* The container moves back with the same CRIU options. */
 	n = criu_opts_argv(&p->how.criu, argv, n);
 	/* Given last, so they override the symmetric defaults above. */
 	for (int i = 0; i < p->loop.n_back_opt; i++)
