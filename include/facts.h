@@ -30,10 +30,13 @@ enum facts_tri { FACT_UNKNOWN = -1, FACT_NO = 0, FACT_YES = 1 };
  * the descriptor it reports readiness on.  Both mains call facts_tcp_child() first thing
  * when it is set. */
 #define FACTS_TCP_CHILD_ENV "MIGRATE_TCP_TEST_FD"
+/* ... and its lifetime in seconds: it ends by itself then, or when its parent dies. */
+#define FACTS_TCP_LIFE_ENV "MIGRATE_TCP_TEST_LIFE_S"
 
 /* The throwaway process of the TCP test dump: a network namespace of its own, lo up, a
  * listening socket and a connection to it (both ends), then a byte on the descriptor named
- * by FACTS_TCP_CHILD_ENV, then it waits to be killed.  Returns only on failure. */
+ * by FACTS_TCP_CHILD_ENV, then it waits to be killed (or for its lifetime, or its parent's
+ * death).  Returns only on failure. */
 int facts_tcp_child(void);
 
 enum hang_result {

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sched.h>
+#include <sys/statfs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -120,7 +122,17 @@ int bundle_netns_parse(const char *s, enum bundle_netns *n)
 
 int bundle_netns_check(const char *path, struct mig_err **err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/* The path may come from a peer: only an nsfs file is opened (opening some device
+	 * nodes has effects, /dev/watchdog arms the watchdog). */
+	struct statfs sf;
+	if (statfs(path, &sf) < 0)
+		return mig_err_set(err, errno, "network namespace %s", path);
+	if (sf.f_type != NSFS_MAGIC)
+		return mig_err_set(err, 0,
+				   "%s is not a network namespace (not on nsfs: bind-mount one "
+				   "there, as `ip netns add` does)",
+				   path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return mig_err_set(err, errno, "network namespace %s", path);
 	int type = ioctl(fd, NS_GET_NSTYPE);
@@ -200,11 +212,15 @@ static int read_config(struct bundle_info *b, struct mig_err **err)
 int bundle_load(const char *base, const char *name, struct bundle_info *b, struct mig_err **err)
 {
 	if (bundle_open(base, name, 0, b, err) < 0) {
-		int missing = (*err)->errno_val == ENOENT;
-		mig_err_free(err);
-		mig_err_set(err, 0, "no bundle directory %s%s", b->dir,
-			    missing ? "" : " (or it is a symbolic link)");
-		(*err)->errno_val = missing ? ENOENT : 0; /* for callers; not in the text */
+		int e = (*err)->errno_val;
+		/* Only a missing one is "no bundle"; a link, EACCES, EMFILE keep their cause. */
+		if (e == ENOENT) {
+			mig_err_free(err);
+			mig_err_set(err, 0, "no bundle directory %s", b->dir);
+			(*err)->errno_val = e; /* for callers; not in the text */
+		} else {
+			mig_err_wrap(err, "bundle directory %s", b->dir);
+		}
 		bundle_free(b);
 		return -1;
 	}

@@ -1,6 +1,7 @@
 #include "criu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,34 @@ size_t criu_config_lines(const struct criu_opts *o, int dump, const char *lines[
 	return n;
 }
 
+/* The operator's own CRIU_CONFIG_FILE, which ours replaces for runc's CRIU and so must
+ * carry whole: the operator's input, followed as named (a link is fine), and an error when
+ * it cannot be read or is larger than CONFIG_MAX, never a part of it. */
+static int read_operator_config(const char *path, char **out, struct mig_err **err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mig_err_set(err, errno, "CRIU_CONFIG_FILE %s", path);
+	char *buf = mig_xcalloc(CONFIG_MAX + 1, 1);
+	size_t n = 0;
+	ssize_t r = 1;
+	while (n <= CONFIG_MAX && (r = read(fd, buf + n, CONFIG_MAX + 1 - n)) > 0)
+		n += (size_t)r;
+	int e = errno;
+	close(fd);
+	if (r < 0 || n > CONFIG_MAX) {
+		free(buf);
+		return r < 0 ? mig_err_set(err, e, "reading CRIU_CONFIG_FILE %s", path)
+			     : mig_err_set(err, 0,
+					   "CRIU_CONFIG_FILE %s is larger than %d bytes: not a "
+					   "CRIU configuration file",
+					   path, CONFIG_MAX);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
 int criu_config_write(const char *const lines[], char *path, size_t len, struct mig_err **err)
 {
 	path[0] = '\0';
@@ -95,11 +124,8 @@ int criu_config_write(const char *const lines[], char *path, size_t len, struct 
 		return 0;
 	const char *user = getenv("CRIU_CONFIG_FILE");
 	char *before = NULL;
-	if (user && *user) {
-		if (access(user, R_OK) < 0)
-			return mig_err_set(err, errno, "CRIU_CONFIG_FILE %s", user);
-		before = fs_read_tail(user, CONFIG_MAX);
-	}
+	if (user && *user && read_operator_config(user, &before, err) < 0)
+		return -1;
 	const char *tmp = getenv("TMPDIR");
 	snprintf(path, len, "%s/migrate-criu-XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
 	int fd = mkstemp(path);

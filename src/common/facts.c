@@ -8,11 +8,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -348,9 +350,10 @@ static int spawn_throwaway(const struct facts_opts *o, int tcp, struct proc *chi
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return mig_err_set(err, errno, "pipe");
-	char env[64];
+	char env[64], life[64];
 	snprintf(env, sizeof(env), "%s=%d", FACTS_TCP_CHILD_ENV, pfd[1]);
-	const char *env_add[] = {env, NULL};
+	snprintf(life, sizeof(life), "%s=%d", FACTS_TCP_LIFE_ENV, life_ms / 1000 + 1);
+	const char *env_add[] = {env, life, NULL};
 	const char *argv[] = {"/proc/self/exe", NULL};
 	int keep[] = {pfd[1], -1};
 	so.env_add = env_add;
@@ -365,10 +368,15 @@ static int spawn_throwaway(const struct facts_opts *o, int tcp, struct proc *chi
 
 int facts_tcp_child(void)
 {
-	const char *v = getenv(FACTS_TCP_CHILD_ENV);
-	int fd = -1;
-	if (!v || mig_parse_int(v, 3, 1 << 20, &fd) < 0 || unshare(CLONE_NEWNET) < 0)
+	const char *v = getenv(FACTS_TCP_CHILD_ENV), *lv = getenv(FACTS_TCP_LIFE_ENV);
+	int fd = -1, life_s = 0;
+	/* A parent killed with SIGKILL cannot end it: it ends itself, holding a network
+	 * namespace and two sockets no longer than the test could take. */
+	if (!v || mig_parse_int(v, 3, 1 << 20, &fd) < 0 || !lv ||
+	    mig_parse_int(lv, 1, 86400, &life_s) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+	    getppid() == 1 || unshare(CLONE_NEWNET) < 0)
 		return 1;
+	alarm((unsigned)life_s);
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
@@ -389,7 +397,7 @@ int facts_tcp_child(void)
 	if (write(fd, "r", 1) != 1)
 		return 1;
 	close(fd);
-	for (;;) /* until killed (by its PID), or its parent's limit */
+	for (;;) /* until killed (by its PID), its parent's death or SIGALRM */
 		pause();
 }
 

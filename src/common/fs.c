@@ -125,6 +125,11 @@ static int open_walk(int dirfd, const char *rel, int flags, unsigned mode)
 		int f = next ? O_RDONLY | O_DIRECTORY : flags;
 		fd = openat(cur, comp, f | O_NOFOLLOW | O_CLOEXEC, mode);
 		int e = errno;
+		/* O_DIRECTORY | O_NOFOLLOW on a link says ENOTDIR: said as openat2 says it. */
+		struct stat l;
+		if (fd < 0 && e == ENOTDIR && fstatat(cur, comp, &l, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(l.st_mode))
+			e = ELOOP;
 		if (cur != dirfd)
 			close(cur);
 		errno = e;

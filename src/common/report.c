@@ -428,9 +428,15 @@ static void criu_rows(const struct mig_report *r, FILE *out)
 
 void report_print_table(const struct mig_report *r, FILE *out)
 {
-	fprintf(out, "%s report: container %s, %s migration%s%s: %s\n", r->role, r->container,
-		r->technique, r->peer[0] ? (strcmp(r->role, "source") ? " from " : " to ") : "",
-		r->peer, r->ok ? "ok" : "FAILED");
+	/* A --repeat way-back report comes from the other host's JSON: its words are text. */
+	char *who = text_escape(r->container), *tech = text_escape(r->technique),
+	     *peer = text_escape(r->peer);
+	fprintf(out, "%s report: container %s, %s migration%s%s: %s\n", r->role, who, tech,
+		r->peer[0] ? (strcmp(r->role, "source") ? " from " : " to ") : "", peer,
+		r->ok ? "ok" : "FAILED");
+	free(who);
+	free(tech);
+	free(peer);
 	if (r->criu_opts[0])
 		print_escaped(out, "  CRIU options: ", r->criu_opts);
 	fprintf(out, "  %-20s %12s  %s\n", "phase", "time", "size");

@@ -101,3 +101,30 @@ assert_consecutive() {
 	line source "dump hang test" OK "criu dump (of a test process works without|hangs without) CRIU_FAULT=130"
 	[ "$(runc --root "$SRC_ROOT" state c1 | jq -r .status)" = running ]
 }
+
+# PIDs of the descendants of $1 that run the TCP test (their environment names it).
+tcp_test_children() {
+	local p
+	for p in $(ps -o pid= --ppid "$1"); do
+		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q '^MIGRATE_TCP_TEST_FD='; then
+			echo "$p"
+		fi
+	done
+}
+
+@test "the TCP test's throwaway process ends with migrate-src, even after SIGKILL" {
+	"$MIGRATE_SRC" --check -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" \
+		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" c1 127.0.0.1 \
+		>"$TEST_TMP/check.out" 2>&1 &
+	local pid=$! child=
+	for _ in $(seq 200); do
+		child=$(tcp_test_children "$pid")
+		[ -z "$child" ] || break
+		sleep 0.05
+	done
+	[ -n "$child" ] || { kill "$pid"; wait "$pid"; cat "$TEST_TMP/check.out"; false; }
+	kill -KILL "$pid"
+	wait "$pid" || true
+	for _ in $(seq 40); do [ -d "/proc/$child" ] || break; sleep 0.05; done
+	[ ! -d "/proc/$child" ] || { kill -KILL "$child"; echo "child $child outlived its parent"; false; }
+}

@@ -292,6 +292,14 @@ digest() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"/var/run/netns/$NSP-nosuch"* ]]
 	[ ! -e "$SRC_BASE/r1/image/inventory.img" ] # nothing was dumped
+	# a path that is not on nsfs is refused without being opened (a FIFO would block a
+	# plain open; device nodes can have effects)
+	mkfifo "$TEST_TMP/not-a-netns"
+	src --dst-netns "$TEST_TMP/not-a-netns" r1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"$TEST_TMP/not-a-netns is not a network namespace (not on nsfs"* ]]
+	[ ! -e "$SRC_BASE/r1/image/inventory.img" ]
 	[ "$(runc --root "$SRC_ROOT" state r1 | jq -r .status)" = running ]
 }
 

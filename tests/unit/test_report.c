@@ -489,14 +489,17 @@ static void test_hostile_report(void **state)
 	struct mig_report r;
 	report_init(&r, "source", "c1", "cold");
 	struct mig_err *e = NULL;
-	assert_int_equal(report_from_json(&r,
-					  "{\"run\":1e300,\"exit_code\":-1e300,\"ok\":true,"
-					  "\"dump_ms\":1e300,\"xfer_ms\":-1,\"frozen_ms\":1e999,"
-					  "\"restore_ms\":\"NaN\",\"total_ms\":12,"
-					  "\"pre_dumps\":[{\"dump_ms\":1e300,\"bytes\":5}],"
-					  "\"error\":\"=cmd|' /C calc'!A0\\u001b[2J\"}",
-					  &e),
-			 0);
+	assert_int_equal(
+	    report_from_json(&r,
+			     "{\"run\":1e300,\"exit_code\":-1e300,\"ok\":true,"
+			     "\"dump_ms\":1e300,\"xfer_ms\":-1,\"frozen_ms\":1e999,"
+			     "\"restore_ms\":\"NaN\",\"total_ms\":12,"
+			     "\"pre_dumps\":[{\"dump_ms\":1e300,\"bytes\":5}],"
+			     "\"container\":\"c1\\u001b]0;x\\u0007\",\"peer\":\"h\\u001b[2J\","
+			     "\"technique\":\"cold\\u001b[H\","
+			     "\"error\":\"=cmd|' /C calc'!A0\\u001b[2J\"}",
+			     &e),
+	    0);
 	assert_int_equal(r.run, 0);
 	assert_int_equal(r.exit_code, 0);
 	assert_int_equal(r.dump_ms, REPORT_NONE);
@@ -512,7 +515,9 @@ static void test_hostile_report(void **state)
 	report_print_table(&r, f);
 	fclose(f);
 	assert_null(strchr(buf, 0x1b));
+	assert_null(strchr(buf, 0x07));
 	assert_non_null(strstr(buf, "\\x1b[2J"));
+	assert_non_null(strstr(buf, "container c1\\x1b]0;x\\x07, cold\\x1b[H migration"));
 	memset(buf, 0, sizeof(buf));
 	f = fmemopen(buf, sizeof(buf) - 1, "w");
 	report_csv_row(&r, f);
