@@ -24,6 +24,10 @@ struct proc_opts {
 				     * lookup of argv[0] still uses our own PATH. */
 	const char *cwd;	    /* working directory, or NULL */
 	int stdout_null;	    /* 1: stdout to /dev/null instead of being captured */
+	int stderr_null;	    /* 1: stderr to /dev/null too, err_tail stays empty: for a
+				     * child that hands its stdio on to what outlives it (runc
+				     * restore -d), whose messages come another way
+				     * (proc_capture_open) */
 	const int *keep_fds;	    /* descriptors (>= 3) the child inherits at the same number,
 				     * -1 ends; every other one above 2 is closed in the child */
 	size_t max_capture;	    /* bytes of stdout kept (0 means 1 MiB); the rest is dropped */
@@ -115,5 +119,11 @@ long long proc_deadline_in(int timeout_ms);
 /* Milliseconds left until deadline (-1: none), at most cap when cap >= 0: for poll().
  * 0 once the deadline has passed; -1 when there is neither a deadline nor a cap. */
 int proc_ms_left(long long deadline, int cap);
+
+/* A capture file (memfd, close-on-exec, appending) for a child to write to by a path of
+ * its own, "/proc/self/fd/N" with N in keep_fds; proc_capture_tail reads its last max bytes
+ * (trailing whitespace dropped; malloc'ed).  -1 on error. */
+int proc_capture_open(const char *name, struct mig_err **err);
+char *proc_capture_tail(int fd, size_t max);
 
 #endif

@@ -93,6 +93,9 @@ struct runc_restore {
 	const char *console_socket;   /* NULL unless the bundle's process.terminal is true */
 	int lazy;		      /* post-copy: pages come from a running criu lazy-pages */
 	const struct criu_opts *opts; /* NULL: none; tcp_close applies here */
+	const char *log_path;	      /* runc --log, or NULL: where its messages go, as a
+				       * detached restore's stdio become the container's
+				       * (docs/notes-platform.md, "The container's stdio") */
 };
 
 /* Fill argv (at most RUNC_MAX_ARGS entries, NULL-terminated); strings are not copied, except
@@ -138,7 +141,8 @@ int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_
 /* runc's logrus stderr reduced to its msg="..." texts (malloc'ed). */
 char *runc_clean_stderr(const char *tail);
 
-/* runc kill NAME KILL, then waits (briefly) for it to stop. */
+/* runc kill NAME KILL when it is running, paused or created, then waits (briefly) for it
+ * to stop; 0 for a stopped or missing one. */
 int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 
 /* runc ps --format json: the PIDs in the container's cgroup (malloc'ed array, *n). */
@@ -149,10 +153,13 @@ int runc_ps(const struct runc_ctx *rc, const char *name, int **pids, size_t *n,
 int runc_pause(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **err);
 
-/* Removes what a failed restore left of a container, safely: unmounts criu-root and other
- * mounts below the container's state dir first (a runc state dir can hold a bind mount of
- * the rootfs: docs/notes-platform.md, "the rootfs hazard"), then `runc delete -f`.  No-op
- * when runc knows nothing. */
-int runc_remove_leftover(const struct runc_ctx *rc, const char *name, struct mig_err **err);
+/* Removes the container NAME if it is the one made from the bundle open at bundle_fd
+ * (bundle_dir for messages): kills it if it is alive, unmounts criu-root and other mounts
+ * below its state dir (a runc state dir can hold a bind mount of the rootfs:
+ * docs/notes-platform.md, "the rootfs hazard"), then `runc delete -f`, only once those are
+ * gone.  A same-named container from another bundle is an error and left alone; no
+ * container is a no-op (after the unmounts). */
+int runc_remove_own(const struct runc_ctx *rc, const char *name, int bundle_fd,
+		    const char *bundle_dir, struct mig_err **err);
 
 #endif

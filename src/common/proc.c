@@ -237,7 +237,7 @@ static int open_child_fds(struct proc *p, struct child_setup *cs, int *status_rd
 		return mig_err_set(err, errno, "open /dev/null");
 	if (!p->opts.stdout_null && (p->out_fd = open_memfd("proc-stdout", err)) < 0)
 		return -1;
-	if ((p->err_fd = open_memfd("proc-stderr", err)) < 0)
+	if (!p->opts.stderr_null && (p->err_fd = open_memfd("proc-stderr", err)) < 0)
 		return -1;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return mig_err_set(err, errno, "pipe");
@@ -246,7 +246,7 @@ static int open_child_fds(struct proc *p, struct child_setup *cs, int *status_rd
 	if (cs->status_fd < 0)
 		return mig_err_set(err, errno, "pipe");
 	cs->out_fd = p->out_fd >= 0 ? p->out_fd : cs->null_fd;
-	cs->err_fd = p->err_fd;
+	cs->err_fd = p->err_fd >= 0 ? p->err_fd : cs->null_fd;
 	return 0;
 }
 
@@ -501,7 +501,17 @@ static void fill_result(const struct proc *p, int status, int ended, struct proc
 	res->elapsed_ms = proc_now_ms() - p->start_ms;
 	size_t max = p->opts.max_capture ? p->opts.max_capture : DEFAULT_MAX_CAPTURE;
 	res->out = read_head(p->out_fd, max, &res->out_len);
-	res->err_tail = read_tail(p->err_fd, PROC_STDERR_TAIL);
+	res->err_tail = p->err_fd >= 0 ? read_tail(p->err_fd, PROC_STDERR_TAIL) : mig_xstrdup("");
+}
+
+int proc_capture_open(const char *name, struct mig_err **err)
+{
+	return open_memfd(name, err);
+}
+
+char *proc_capture_tail(int fd, size_t max)
+{
+	return read_tail(fd, max);
 }
 
 /* Gives up on a child that is not ours any more (someone reaped it: a SIGCHLD handler

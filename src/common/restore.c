@@ -37,6 +37,23 @@ static int prepare_dirs(const struct bundle_info *b, const char *image, const ch
 	return bundle_make_dir(b, work, err);
 }
 
+/* After a failed restore: the container first (a copy runc left running must not outlive
+ * the failure), then CRIU's .criu.cgyard.* mounts a killed restore leaves in the work dir.
+ * What fails here is added to err, the restore's own error. */
+static void clean_up_failed(const struct runc_ctx *rc, const char *name,
+			    const struct bundle_info *b, const char *work, struct mig_err **err)
+{
+	struct mig_err *e2 = NULL, *e3 = NULL;
+	runc_remove_own(rc, name, b->fd, b->dir, &e2);
+	bundle_unmount_leftovers(b, work, &e3);
+	if (e2)
+		mig_err_append(err, "cleaning up after it failed too: %s", mig_err_msg(e2));
+	if (e3)
+		mig_err_append(err, "cleaning up after it failed too: %s", mig_err_msg(e3));
+	mig_err_free(&e2);
+	mig_err_free(&e3);
+}
+
 int restore_container(const struct runc_ctx *rc, const char *name, const struct bundle_info *b,
 		      const char *image, const char *work, int lazy, const struct criu_opts *opts,
 		      struct mig_err **err)
@@ -63,14 +80,7 @@ int restore_container(const struct runc_ctx *rc, const char *name, const struct 
 		r = mig_err_set(err, 0, "restored container is %s, not running",
 				runc_status_name(st));
 	console_close(&cs);
-	if (r < 0) {
-		struct mig_err *e2 = NULL;
-		/* A killed restore leaves CRIU's .criu.cgyard.* mounts in the work dir. */
-		if (bundle_unmount_leftovers(b, work, &e2) < 0 ||
-		    runc_remove_leftover(rc, name, &e2) < 0) {
-			mig_err_append(err, "cleaning up after it failed too: %s", mig_err_msg(e2));
-			mig_err_free(&e2);
-		}
-	}
+	if (r < 0)
+		clean_up_failed(rc, name, b, work, err);
 	return r;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -24,23 +25,40 @@ const char *runc_status_name(enum runc_status s)
 	return (unsigned)s <= RUNC_UNKNOWN ? names[s] : "unknown";
 }
 
+/* Whether the logrus record holding the msg at m (records start at p) is below error level:
+ * "level=warning msg=..." and the like. */
+static int below_error(const char *p, const char *m)
+{
+	const char *lv = NULL;
+	for (const char *q = p; (q = strstr(q, "level=")) && q < m; q++)
+		lv = q + 6;
+	return lv && strncmp(lv, "error", 5) && strncmp(lv, "fatal", 5);
+}
+
 /* runc logs errors as logrus lines: time="..." level=error msg="criu failed: ...\nlog file:
- * ...".  Keep only the msg texts, so that the error a person reads says what went wrong. */
+ * ...".  Keep only the msg texts, so that the error a person reads says what went wrong;
+ * when there are errors, only theirs (runc's retries of a cgroup removal are warnings). */
 char *runc_clean_stderr(const char *tail)
 {
 	size_t len = strlen(tail);
 	char *out = mig_xcalloc(1, len + 1), *o = out;
+	int errors = strstr(tail, "level=error") || strstr(tail, "level=fatal");
 	const char *p = tail;
 	while (*p) {
 		const char *m = strstr(p, "msg=\"");
 		if (!m) {
-			if (o == out) /* not logrus at all: keep it as it is */
+			if (o == out && !errors) /* not logrus at all: keep it as it is */
 				return strcpy(out, tail);
 			break;
 		}
-		if (o != out)
+		int skip = errors && below_error(p, m);
+		if (o != out && !skip)
 			o += sprintf(o, "; ");
 		for (m += 5; *m && *m != '"'; m++) {
+			if (skip) {
+				m += m[0] == '\\' && m[1];
+				continue;
+			}
 			if (m[0] == '\\' && m[1]) {
 				m++;
 				*o++ = *m == 'n' ? ' ' : *m;
@@ -264,6 +282,10 @@ void runc_restore_argv(const struct runc_ctx *rc, const char *name, const struct
 		       const char *argv[RUNC_MAX_ARGS])
 {
 	size_t n = runc_base_argv(rc, argv);
+	if (r->log_path) {
+		argv[n++] = "--log";
+		argv[n++] = r->log_path;
+	}
 	argv[n++] = "restore";
 	argv[n++] = "-d";
 	if (r->lazy)
@@ -320,7 +342,9 @@ int runc_version(const struct runc_ctx *rc, char **version, struct mig_err **err
 	return runc_tool_version(argv, version, err);
 }
 
-enum runc_status runc_parse_state(const char *json, int *pid)
+/* runc state's JSON: status, "pid" into *pid and "bundle" into *bundle (malloc'ed), each
+ * when non-NULL. */
+static enum runc_status parse_state(const char *json, int *pid, char **bundle)
 {
 	static const struct {
 		const char *name;
@@ -340,8 +364,17 @@ enum runc_status runc_parse_state(const char *json, int *pid)
 		*pid = cJSON_IsNumber(p) && p->valuedouble >= 1 && p->valuedouble <= INT_MAX
 			   ? (int)p->valuedouble
 			   : 0;
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bundle");
+	if (bundle)
+		*bundle =
+		    cJSON_IsString(b) && b->valuestring[0] ? mig_xstrdup(b->valuestring) : NULL;
 	cJSON_Delete(o);
 	return st;
+}
+
+enum runc_status runc_parse_state(const char *json, int *pid)
+{
+	return parse_state(json, pid, NULL);
 }
 
 int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st,
@@ -350,8 +383,17 @@ int runc_state(const struct runc_ctx *rc, const char *name, enum runc_status *st
 	return runc_state_pid(rc, name, st, NULL, err);
 }
 
+static int state_query(const struct runc_ctx *rc, const char *name, enum runc_status *st, int *pid,
+		       char **bundle, struct mig_err **err);
+
 int runc_state_pid(const struct runc_ctx *rc, const char *name, enum runc_status *st, int *pid,
 		   struct mig_err **err)
+{
+	return state_query(rc, name, st, pid, NULL, err);
+}
+
+static int state_query(const struct runc_ctx *rc, const char *name, enum runc_status *st, int *pid,
+		       char **bundle, struct mig_err **err)
 {
 	const char *argv[RUNC_MAX_ARGS];
 	size_t n = runc_base_argv(rc, argv);
@@ -365,8 +407,10 @@ int runc_state_pid(const struct runc_ctx *rc, const char *name, enum runc_status
 	int rc_ = 0;
 	if (pid)
 		*pid = 0;
+	if (bundle)
+		*bundle = NULL;
 	if (res.exited && res.exit_code == 0)
-		*st = runc_parse_state(res.out, pid);
+		*st = parse_state(res.out, pid, bundle);
 	/* runc says so only in words ("container does not exist"), with exit code 1 as for
 	 * every other failure: its message is the one signal there is. */
 	else if (res.exited && strstr(res.err_tail, "does not exist"))
@@ -439,17 +483,33 @@ int runc_restore(const struct runc_ctx *rc, const char *name, const struct runc_
 		 struct mig_err **err)
 {
 	const char *argv[RUNC_MAX_ARGS], *env[2];
-	char ebuf[PATH_MAX + 32];
-	runc_restore_argv(rc, name, r, argv);
-	/* stdout to /dev/null: a restored container whose stdio were pipes inherits runc's. */
+	char ebuf[PATH_MAX + 32], log[32];
+	/* A restored container whose stdio were pipes inherits runc's own stdio (runc maps the
+	 * pipes onto them): all three are /dev/null, or the container would write into a
+	 * capture of ours for the rest of its life.  runc's messages come through --log. */
+	int logfd = proc_capture_open("runc-restore-log", err);
+	if (logfd < 0)
+		return -1;
+	snprintf(log, sizeof(log), "/proc/self/fd/%d", logfd);
+	struct runc_restore with_log = *r;
+	with_log.log_path = log;
+	runc_restore_argv(rc, name, &with_log, argv);
+	int keep[] = {logfd, -1};
 	struct proc_opts po = {.timeout_ms = rc->timeout_ms,
 			       .stdout_null = 1,
+			       .stderr_null = 1,
+			       .keep_fds = keep,
 			       .hangup_fd = rc->hangup_fd,
 			       .env_add = criu_env(rc, ebuf, sizeof(ebuf), env)};
 	struct proc_result res;
-	int rv = runc_run_ok(argv, &po, &res, err);
-	if (rv < 0)
+	int rv = proc_run(argv, &po, &res, err);
+	if (rv == 0 && !(res.exited && res.exit_code == 0 && !res.timed_out)) {
+		free(res.err_tail);
+		res.err_tail = proc_capture_tail(logfd, PROC_STDERR_TAIL);
+		rv = runc_result_err(argv, &res, err);
 		add_criu_log(err, r->work_path, "restore.log");
+	}
+	close(logfd);
 	proc_result_free(&res);
 	return rv;
 }
@@ -518,11 +578,9 @@ int runc_resume(const struct runc_ctx *rc, const char *name, struct mig_err **er
 /* How often runc_kill asks whether the container stopped. */
 #define KILL_POLL_US 100000
 
-int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+/* Waits (briefly) for a killed container to stop. */
+static int wait_stopped(const struct runc_ctx *rc, const char *name, struct mig_err **err)
 {
-	const char *extra[] = {"kill", name, "KILL", NULL};
-	if (runc_simple(rc, extra, err) < 0)
-		return -1;
 	enum runc_status st = RUNC_RUNNING;
 	long long deadline = proc_deadline_in(RUNC_KILL_WAIT_MS);
 	while (st == RUNC_RUNNING && proc_ms_left(deadline, -1) > 0) {
@@ -534,22 +592,70 @@ int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err)
 	return 0;
 }
 
-int runc_remove_leftover(const struct runc_ctx *rc, const char *name, struct mig_err **err)
+/* runc refuses to kill a container that is stopped or gone ("container not running"):
+ * those need no killing, so they are asked about first. */
+static int kill_if_alive(const struct runc_ctx *rc, const char *name, enum runc_status st,
+			 struct mig_err **err)
+{
+	if (st != RUNC_RUNNING && st != RUNC_PAUSED && st != RUNC_CREATED)
+		return 0;
+	const char *extra[] = {"kill", name, "KILL", NULL};
+	if (runc_simple(rc, extra, err) < 0)
+		return -1;
+	return wait_stopped(rc, name, err);
+}
+
+int runc_kill(const struct runc_ctx *rc, const char *name, struct mig_err **err)
 {
 	enum runc_status st;
 	if (runc_state(rc, name, &st, err) < 0)
 		return -1;
+	return kill_if_alive(rc, name, st, err);
+}
+
+/* Whether path (runc's record of a container's bundle) is the directory open at fd: by
+ * identity, as the spelling may differ (relative base dirs, symlinked parents). */
+static int same_dir(const char *path, int fd)
+{
+	struct stat a, b;
+	return path && fd >= 0 && stat(path, &a) == 0 && fstat(fd, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static int unmount_state_leftovers(const struct runc_ctx *rc, const char *name,
+				   struct mig_err **err)
+{
 	const char *root = rc->root ? rc->root : RUNC_DEFAULT_ROOT;
 	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-	if (rfd >= 0) {
-		r = fs_unmount_leftovers_at(rfd, name, err);
-		close(rfd);
-	} else if (errno != ENOENT) {
-		r = mig_err_set(err, errno, "open runc's state root %s", root);
+	if (rfd < 0)
+		return errno == ENOENT ? 0
+				       : mig_err_set(err, errno, "open runc's state root %s", root);
+	int r = fs_unmount_leftovers_at(rfd, name, err);
+	close(rfd);
+	return r;
+}
+
+int runc_remove_own(const struct runc_ctx *rc, const char *name, int bundle_fd,
+		    const char *bundle_dir, struct mig_err **err)
+{
+	enum runc_status st;
+	char *bundle = NULL;
+	if (state_query(rc, name, &st, NULL, &bundle, err) < 0)
+		return -1;
+	if (st != RUNC_ABSENT && !same_dir(bundle, bundle_fd)) {
+		mig_err_set(err, 0,
+			    "the container named %s here runs from %s, not from %s: it is not "
+			    "ours and was left alone",
+			    name, bundle ? bundle : "an unknown bundle", bundle_dir);
+		free(bundle);
+		return -1;
 	}
-	if (r < 0 || st == RUNC_ABSENT)
-		return r;
+	free(bundle);
+	/* Killed first: a copy left running must not survive a failed unmount. */
+	if (kill_if_alive(rc, name, st, err) < 0 || unmount_state_leftovers(rc, name, err) < 0)
+		return -1;
+	if (st == RUNC_ABSENT)
+		return 0;
 	log_debug("removing leftover container %s (%s)", name, runc_status_name(st));
 	const char *extra[] = {"delete", "-f", name, NULL};
 	return runc_simple(rc, extra, err);

@@ -43,7 +43,7 @@ static void discard(struct dst_ctx *d, struct dst_session *s, const char *what,
 		    struct mig_err **cause)
 {
 	lazy_stop(&s->lazy);
-	target_discard(d, s->report.container, what, cause);
+	target_discard(d, &s->bundle, s->report.container, what, cause);
 	log_error("%s", mig_err_msg(*cause));
 	s->report.ok = 0;
 	report_fail(&s->report, 1, mig_err_msg(*cause));

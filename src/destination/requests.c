@@ -139,8 +139,10 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 	}
 	report_init(&s->report, "destination", name, technique_name(t));
 	report_criu_opts(s, &opts);
-	cJSON *rep = target_clear(&b, &e) < 0 ? reply_err(&e) : proto_reply(NULL);
-	if (!e) {
+	/* Only a cleared bundle is kept: files must never land beside an old image. */
+	int cleared = target_clear(&b, &e) == 0;
+	cJSON *rep = cleared ? proto_reply(NULL) : reply_err(&e);
+	if (cleared) {
 		cJSON_AddStringToObject(rep, "bundle", b.dir);
 		cJSON_AddBoolToObject(rep, "terminal", b.terminal);
 		keep_bundle(s, &b);

@@ -2,7 +2,9 @@
 #include "target.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "fs.h"
 #include "proto.h"
@@ -10,22 +12,33 @@
 #include "log.h"
 #include "runc.h"
 
-/* One migration per container on this host: a second source is refused at its check. */
+/* One migration per container on this host: a second source is refused at its check.  A
+ * connection holds one lock: a second container's check on it would run unlocked, beside
+ * another source's migration of that container. */
 static int lock_target(const struct bundle_info *b, int *lock_fd, struct mig_err **err)
 {
-	if (*lock_fd >= 0)
-		return 0;
+	if (*lock_fd >= 0) {
+		struct stat held, here;
+		if (fstat(*lock_fd, &held) == 0 &&
+		    fstatat(b->fd, ".migrate.lock", &here, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    held.st_dev == here.st_dev && held.st_ino == here.st_ino)
+			return 0;
+		return mig_err_set(err, 0,
+				   "this connection already migrates another container: one "
+				   "container per connection");
+	}
 	*lock_fd = bundle_lock(b, err);
 	return *lock_fd < 0 ? -1 : 0;
 }
 
 /* A same-named container here, which the source asked us to remove (--replace): the
- * experiment loops' "kill, delete, rm -rf" before every run. */
-static int replace_existing(struct dst_ctx *d, const char *name, enum runc_status st,
-			    struct mig_err **err)
+ * experiment loops' "kill, delete, rm -rf" before every run.  Only one made from this
+ * bundle: a peer's request never removes a container some other bundle runs. */
+static int replace_existing(struct dst_ctx *d, const char *name, const struct bundle_info *b,
+			    enum runc_status st, struct mig_err **err)
 {
 	log_info("--replace: removing the %s container %s", runc_status_name(st), name);
-	if (runc_kill(&d->runc, name, err) < 0 || runc_remove_leftover(&d->runc, name, err) < 0)
+	if (runc_remove_own(&d->runc, name, b->fd, b->dir, err) < 0)
 		return mig_err_wrap(err, "removing the existing %s for --replace", name);
 	enum runc_status now;
 	if (runc_state(&d->runc, name, &now, err) < 0)
@@ -64,7 +77,7 @@ int target_check(struct dst_ctx *d, const char *name, int replace, int *lock_fd,
 	if (r == 0)
 		r = runc_state(&d->runc, name, &st, err);
 	if (r == 0 && st != RUNC_ABSENT && replace)
-		r = replace_existing(d, name, st, err);
+		r = replace_existing(d, name, b, st, err);
 	else if (r == 0 && st != RUNC_ABSENT)
 		r = mig_err_set(err, 0,
 				"a container named %s already exists on the destination (%s); "
@@ -81,8 +94,10 @@ int target_check(struct dst_ctx *d, const char *name, int replace, int *lock_fd,
 int target_prepare_new(struct dst_ctx *d, const char *name, int *lock_fd, struct bundle_info *b,
 		       struct mig_err **err)
 {
-	if (bundle_open(d->base_dir, name, 1, b, err) < 0)
+	if (bundle_open(d->base_dir, name, 1, b, err) < 0) {
+		bundle_free(b); /* bundle_open keeps b->dir for the message */
 		return mig_err_wrap(err, "destination");
+	}
 	int has = fs_exists_at(b->fd, "config.json", err);
 	int r = has < 0 ? -1 : 0;
 	enum runc_status st;
@@ -145,10 +160,11 @@ int target_clear(const struct bundle_info *b, struct mig_err **err)
 	return 0;
 }
 
-void target_discard(struct dst_ctx *d, const char *name, const char *what, struct mig_err **e)
+void target_discard(struct dst_ctx *d, const struct bundle_info *b, const char *name,
+		    const char *what, struct mig_err **e)
 {
 	struct mig_err *e2 = NULL;
-	if (runc_kill(&d->runc, name, &e2) == 0 && runc_remove_leftover(&d->runc, name, &e2) == 0)
+	if (runc_remove_own(&d->runc, name, b->fd, b->dir, &e2) == 0)
 		mig_err_wrap(e, "the destination removed its %s of %s", what, name);
 	else
 		mig_err_wrap(

@@ -36,6 +36,7 @@ int target_clear(const struct bundle_info *b, struct mig_err **err);
 
 /* Stops and removes the container name that was restored here (a lazy restore whose pages
  * did not all arrive, or one the source never confirmed); says what was done in *e. */
-void target_discard(struct dst_ctx *d, const char *name, const char *what, struct mig_err **e);
+void target_discard(struct dst_ctx *d, const struct bundle_info *b, const char *name,
+		    const char *what, struct mig_err **e);
 
 #endif

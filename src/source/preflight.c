@@ -86,6 +86,16 @@ static int local_checks(struct migration *m, struct mig_err **err)
 				   "the rootfs of %s is at '%s', outside the bundle: it cannot be "
 				   "synced; use --no-rootfs-sync if both hosts share it",
 				   name, m->b.root_path);
+	/* rsync sends the rootfs as one directory of the bundle (no -R): "data/image" would
+	 * land as DEST/NAME/image, in the tools' own directory, and the real one would go
+	 * stale. */
+	if (p->what.sync_rootfs && strchr(m->b.root_path, '/'))
+		return mig_err_set(
+		    err, 0,
+		    "the rootfs of %s is at '%s', not one directory of the bundle: it "
+		    "cannot be synced; make root.path a single name (as \"rootfs\") "
+		    "or use --no-rootfs-sync if both hosts share it",
+		    name, m->b.root_path);
 	if (bundle_check_rootfs(&m->b, 0, err) < 0)
 		return mig_err_wrap(err, "source");
 	m->image = bundle_path(&m->b, "image");

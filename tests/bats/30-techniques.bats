@@ -48,7 +48,8 @@ ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }
 	# The pre-dump reached the destination, and the final image links to it there.
 	cmp "$SRC_BASE/c1/parent/1/pages-1.img" "$DST_BASE/c1/parent/1/pages-1.img"
 	[ "$(readlink "$DST_BASE/c1/image/parent")" = ../parent/1 ]
-	grep -qx -- "--root $DST_ROOT --criu $FAKE_CRIU restore -d --image-path $DST_BASE/c1/image --work-path $DST_BASE/c1/work --bundle $DST_BASE/c1 c1" "$DST_ROOT/argv.log"
+	# runc --log: the restored container inherits runc's stdio, so runc's messages come through a log
+	grep -Eqx -- "--root $DST_ROOT --criu $FAKE_CRIU --log /proc/self/fd/[0-9]+ restore -d --image-path $DST_BASE/c1/image --work-path $DST_BASE/c1/work --bundle $DST_BASE/c1 c1" "$DST_ROOT/argv.log"
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
 	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
 	run grep -c "check --feature mem_dirty_track" "$FAKE_CRIU_DIR/argv.log"

@@ -83,6 +83,39 @@ assert_stats_match_criu_logs() {
 	grep -q 'Restore finished successfully' "$DST_BASE/c1/work/restore.log"
 }
 
+@test "cold: a container whose stdio are pipes moves; on the destination they are /dev/null, not ours" {
+	make_real_bundle "$SRC_BASE/c1"
+	make_real_bundle "$DST_BASE/c1"
+	# runc maps stdio pipes onto the restoring runc's own stdio (docs/notes-platform.md):
+	# they must not be a capture of migrate-dst's that would grow for the container's life.
+	# stdout and stderr two different pipes (runc maps each pipe once, by its inode)
+	mkfifo "$TEST_TMP/out" "$TEST_TMP/err"
+	cat "$TEST_TMP/out" >/dev/null &
+	local r1=$!
+	cat "$TEST_TMP/err" >/dev/null &
+	local r2=$!
+	runc --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1 </dev/null \
+		> >(cat >"$TEST_TMP/out") 2> >(cat >"$TEST_TMP/err")
+	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 3
+	pid=$(runc --root "$SRC_ROOT" state c1 | jq .pid)
+	echo "source fds: $(readlink "/proc/$pid/fd/1") $(readlink "/proc/$pid/fd/2")"
+	[[ "$(readlink "/proc/$pid/fd/1")" == pipe:* ]]
+	[[ "$(readlink "/proc/$pid/fd/2")" == pipe:* ]]
+	[ "$(readlink "/proc/$pid/fd/1")" != "$(readlink "/proc/$pid/fd/2")" ]
+	src c1 127.0.0.1
+	echo "$output"
+	wait "$r1" "$r2" || true
+	[ "$status" -eq 0 ]
+	pid=$(runc --root "$DST_ROOT" state c1 | jq .pid)
+	for fd in 0 1 2; do
+		echo "fd $fd: $(readlink "/proc/$pid/fd/$fd")"
+		[ "$(readlink "/proc/$pid/fd/$fd")" = /dev/null ]
+	done
+	before=$(wc -l <"$DST_BASE/c1/rootfs/counter.log")
+	wait_lines "$DST_BASE/c1/rootfs/counter.log" $((before + 2))
+	assert_consecutive "$DST_BASE/c1/rootfs/counter.log"
+}
+
 @test "cold: a terminal container moves; migrate-dst keeps its console" {
 	make_real_bundle "$SRC_BASE/t1" --terminal
 	make_real_bundle "$DST_BASE/t1" --terminal
@@ -109,6 +142,9 @@ assert_stats_match_criu_logs() {
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"restore of c1 on the destination"* ]]
+	# runc's own words (through its --log) and CRIU's log both reach the message
+	[[ "$output" == *"runc exited with code 1: criu failed: type NOTIFY errno 0"* ]]
+	[[ "$output" == *"CRIU log $DST_BASE/c1/work/restore.log says"* ]]
 	[[ "$output" == *"the container was restored and runs on this host again"* ]]
 	# real runc restore on the source: running, from the checkpoint, state intact
 	[ "$(runc --root "$SRC_ROOT" state c1 | jq -r .status)" = running ]

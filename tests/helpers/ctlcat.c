@@ -60,6 +60,7 @@ static int send_text(struct mig_conn *c, const char *text, struct mig_err **err)
 int main(int argc, char **argv)
 {
 	struct mig_err *err = NULL;
+	setvbuf(stdout, NULL, _IOLBF, 0); /* tests read the replies while it still runs */
 	if (argc > 2 && !strcmp(argv[1], "--token")) {
 		if (auth_read(argv[2], token, &err) < 0) {
 			fprintf(stderr, "ctlcat: %s\n", mig_err_msg(err));

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -67,6 +68,11 @@ static void test_restore_argv(void **state)
 	assert_argv(argv, "/usr/sbin/runc --root /run/d restore -d --image-path /b/c1/image "
 			  "--work-path /b/c1/work --bundle /b/c1 --console-socket "
 			  "/tmp/s/console.sock c1");
+	r.console_socket = NULL;
+	r.log_path = "/proc/self/fd/7"; /* a global option: before the command */
+	runc_restore_argv(&rc, "c1", &r, argv);
+	assert_argv(argv, "/usr/sbin/runc --root /run/d --log /proc/self/fd/7 restore -d "
+			  "--image-path /b/c1/image --work-path /b/c1/work --bundle /b/c1 c1");
 }
 
 static void test_versions_and_state(void **state)
@@ -148,6 +154,15 @@ static void test_runc_clean_stderr(void **state)
 			      "NOTIFY errno 0\\nlog file: dump.log\"");
 	assert_string_equal(c, "container still running; criu failed: type NOTIFY errno 0 log "
 			       "file: dump.log");
+	free(c);
+	/* warnings are dropped where there are errors, kept where there are none */
+	c = runc_clean_stderr("time=\"t\" level=warning msg=\"Failed to remove cgroup (will "
+			      "retry)\"\ntime=\"t\" level=error msg=\"criu failed\"\ntime=\"t\" "
+			      "level=warning msg=\"again\"");
+	assert_string_equal(c, "criu failed");
+	free(c);
+	c = runc_clean_stderr("time=\"t\" level=warning msg=\"only a warning\"");
+	assert_string_equal(c, "only a warning");
 	free(c);
 	c = runc_clean_stderr("plain message");
 	assert_string_equal(c, "plain message");
@@ -269,6 +284,57 @@ static void test_rsync_stats(void **state)
 	assert_int_equal(st.bytes_sent, -1);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	static char buf[256];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* The operator's CRIU_CONFIG_FILE is carried whole into ours, also through a link; one that
+ * cannot be read whole is an error, never dropped or cut. */
+static void test_criu_config_operator(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_criu_cfg.XXXXXX", real[64], link[64], big[64], out[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(real, sizeof(real), "%s/real.conf", dir);
+	snprintf(link, sizeof(link), "%s/link.conf", dir);
+	snprintf(big, sizeof(big), "%s/big.conf", dir);
+	FILE *f = fopen(real, "w");
+	fputs("log-level=4\n", f);
+	fclose(f);
+	assert_int_equal(symlink(real, link), 0);
+	const char *lines[] = {"tcp-established", NULL};
+	struct mig_err *e = NULL;
+	setenv("CRIU_CONFIG_FILE", link, 1);
+	assert_int_equal(criu_config_write(lines, out, sizeof(out), &e), 0);
+	assert_string_equal(slurp(out), "log-level=4\n\ntcp-established\n");
+	unlink(out);
+	f = fopen(big, "w");
+	for (int i = 0; i < 70 * 1024; i++)
+		fputc(i % 64 ? '#' : '\n', f);
+	fclose(f);
+	setenv("CRIU_CONFIG_FILE", big, 1);
+	assert_int_equal(criu_config_write(lines, out, sizeof(out), &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "larger than"));
+	mig_err_free(&e);
+	assert_string_equal(out, "");
+	setenv("CRIU_CONFIG_FILE", "/nonexistent/criu.conf", 1);
+	assert_int_equal(criu_config_write(lines, out, sizeof(out), &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "/nonexistent/criu.conf"));
+	mig_err_free(&e);
+	unsetenv("CRIU_CONFIG_FILE");
+	unlink(big);
+	unlink(link);
+	unlink(real);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,7 +343,7 @@ int main(void)
 	    cmocka_unit_test(test_runc_clean_stderr),	cmocka_unit_test(test_lazy_log_bytes),
 	    cmocka_unit_test(test_rsync_argv),		cmocka_unit_test(test_rsync_stats),
 	    cmocka_unit_test(test_rsync_argv_master),	cmocka_unit_test(test_progress_line),
-	    cmocka_unit_test(test_remote_argv_quoting),
+	    cmocka_unit_test(test_remote_argv_quoting), cmocka_unit_test(test_criu_config_operator),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
