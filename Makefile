@@ -190,7 +190,8 @@ FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_SAN     := address,undefined,float-cast-overflow -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow \
                 -Iinclude $(DEPS_CFLAGS) -DMIG_VERSION='"$(VERSION)"' -DMIG_GIT_REV='"$(GIT_REV)"'
-FUZZ_LIB_SRC := src/common/proto.c src/common/err.c src/common/stats.c
+FUZZ_LIB_SRC := src/common/proto.c src/common/err.c src/common/stats.c src/common/auth.c \
+                src/common/text.c src/common/fs.c src/common/mig.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/common/%.c=$(FUZZ_DIR)/%.o)
 
 $(FUZZ_DIR)/%.o: src/common/%.c $(wildcard include/*.h) | $(FUZZ_DIR)

@@ -1,11 +1,10 @@
 /* Authentication of control requests with a shared secret.
  *
- * migrate-dst runs runc as root for whoever talks to its port, and even a loopback port is
- * open to every local user.  So every request but hello must prove the secret: hello
- * returns a fresh nonce, and each later request carries "seq" (1, 2, ... on that connection,
- * so a request cannot be replayed) and "auth", the HMAC-SHA256, keyed with the token, of the
- * nonce, the sequence number and the request itself (its compact JSON without "auth").
- * Macs are compared in constant time. */
+ * migrate-dst runs runc as root for whoever reaches its socket or port, and migrate-src hands
+ * it a container: each must prove the secret to the other.  hello carries the source's fresh
+ * nonce, its reply the destination's; every message after carries "seq" and "mac", the
+ * HMAC-SHA256, keyed with the session key (both nonces and the token), of its direction, its
+ * number and its compact JSON without "mac".  MACs are compared in constant time. */
 #ifndef MIG_AUTH_H
 #define MIG_AUTH_H
 
@@ -29,11 +28,26 @@ int auth_parse(const char *text, char token[AUTH_HEX], struct mig_err **err);
 /* A fresh random nonce, as hex. */
 int auth_nonce(char nonce[AUTH_HEX], struct mig_err **err);
 
-/* Adds "seq" and "auth" to req. */
-void auth_sign(cJSON *req, const char *token, const char *nonce, unsigned long seq);
+/* The keys of one connection (docs/protocol.md, "Authentication"): both sides derive the
+ * session key from the token and both nonces (the source's from its hello, the
+ * destination's from its reply), so each proves the token and neither can replay an old
+ * connection.  Requests and replies are numbered and MACed separately. */
+enum auth_dir { AUTH_REQUEST, AUTH_REPLY };
 
-/* Checks and removes req's "auth"; its "seq" must be *next_seq, which is then advanced. */
-int auth_verify(cJSON *req, const char *token, const char *nonce, unsigned long *next_seq,
-		struct mig_err **err);
+struct auth_keys {
+	char key[AUTH_HEX];    /* HMAC(token, "migrate session v2:CNONCE:SNONCE"), as hex */
+	unsigned long req_seq; /* the next request's number: 1, 2, ... */
+	unsigned long rep_seq; /* the next reply's: 0 (the hello reply), 1, ... */
+};
+
+void auth_session_key(const char *token, const char *cnonce, const char *snonce,
+		      char key[AUTH_HEX]);
+
+/* Adds "seq" (the direction's next number) and "mac" to msg. */
+void auth_sign(struct auth_keys *k, enum auth_dir d, cJSON *msg);
+
+/* Checks and removes msg's "mac"; its "seq" must be the direction's next number, which is
+ * then advanced. */
+int auth_verify(struct auth_keys *k, enum auth_dir d, cJSON *msg, struct mig_err **err);
 
 #endif

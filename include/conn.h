@@ -12,21 +12,38 @@ struct mig_conn {
 	 * *err set; a peer that closes before n bytes is an error ("connection closed"). */
 	int (*read_full)(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
 			 struct mig_err **err);
-	/* Writes all n bytes.  Returns 0 or -1 with *err set. */
+	/* Writes all n bytes; a peer that takes none of them for write_stall_ms fails it
+	 * (MIG_TIMEOUT): a destination that stops reading cannot hold a frozen container.
+	 * Returns 0 or -1 with *err set. */
 	int (*write_full)(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err);
 	/* 0 when the peer has closed its side (checked without waiting, data left unread),
 	 * 1 otherwise: "is anybody still there before I ask for something irreversible?" */
 	int (*alive)(struct mig_conn *c);
 	/* Closes and frees the connection. */
 	void (*close)(struct mig_conn *c);
-	const char *peer; /* "127.0.0.1:40000", for messages */
+	const char *peer;    /* "127.0.0.1:40000", for messages */
+	int write_stall_ms;  /* 0: CONN_WRITE_STALL_MS */
+	int uninterruptible; /* 1: waits do not end for a stop request (a commit in flight) */
 };
+
+/* Every wait of a conn, reading or writing, also ends (MIG_STOPPED) once stop_requested()
+ * (stop.h), unless uninterruptible: SIGINT/SIGTERM are honoured inside the downtime. */
+#define CONN_WRITE_STALL_MS 60000
+
+/* c's write_stall_ms, or the default. */
+int conn_write_stall_ms(const struct mig_conn *c);
+
+/* MIG_STOPPED into *err when a stop was asked and c is interruptible; else 0. */
+int conn_check_stop(const struct mig_conn *c, struct mig_err **err);
 
 /* Wraps a connected socket; the connection owns fd (closed by close()). */
 struct mig_conn *conn_from_fd(int fd, const char *peer);
 
 /* Connects over TCP to host:port (numeric or name) within timeout_ms. */
 struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms, struct mig_err **err);
+
+/* Connects to the Unix socket at path within timeout_ms. */
+struct mig_conn *conn_unix_connect(const char *path, int timeout_ms, struct mig_err **err);
 
 /* The socket behind a conn made by conn_from_fd/conn_tcp_connect, or -1 for other kinds. */
 int conn_fd(const struct mig_conn *c);

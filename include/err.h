@@ -23,6 +23,7 @@ enum mig_status {
 	MIG_FAILED = 0, /* anything else */
 	MIG_TIMEOUT,	/* a wait ran out of time: "no answer yet" */
 	MIG_CLOSED,	/* the peer closed or reset the connection */
+	MIG_STOPPED,	/* a wait ended because SIGINT/SIGTERM asked to stop (stop.h) */
 };
 
 struct mig_err {

@@ -9,8 +9,10 @@
 
 #include "err.h"
 
-#define DEFAULT_BASE_DIR	 "/runc/containers"
-#define DEFAULT_PORT		 18863
+#define DEFAULT_BASE_DIR "/runc/containers"
+#define DEFAULT_PORT	 18863
+/* migrate-dst's control socket: root's only (0600 in a 0700 directory). */
+#define DEFAULT_SOCKET		 "/run/migrate-dst/control.sock"
 #define DEFAULT_TIMEOUT_S	 300
 #define DEFAULT_PAGE_SERVER_PORT 27 /* as in the seed */
 
@@ -45,6 +47,7 @@ int compress_parse(const char *s, enum compress *c);
  * a path component on both hosts and runc's container id, and it arrives from the peer. */
 int mig_valid_name(const char *name);
 #define MIG_NAME_RULE "1-128 of A-Z a-z 0-9 _ . -, starting with a letter or digit"
+#define MIG_NAME_MAX  128
 
 /* ---- command-line pieces both parsers use ---- */
 
@@ -60,20 +63,26 @@ enum {
 	MIG_OPT_TOKEN_FILE,
 	MIG_OPT_TIMEOUT,
 	MIG_OPT_JSON,
+	MIG_OPT_SOCKET,
+	MIG_OPT_INSECURE,
 	MIG_OPT_FIRST_OWN,
 };
 
 /* The options that mean the same on both sides: where runc and CRIU are, the shared
- * token, the per-step deadline and the report's format. */
+ * token, the per-step deadline, the report's format, the control socket and --insecure (no
+ * authentication: both sides must say so).  Clang-format cannot lay this out, so it is
+ * left alone. */
+// clang-format off
 #define MIG_SHARED_LONG_OPTIONS                                          \
 	{"runc", required_argument, NULL, MIG_OPT_RUNC},                 \
-	    {"runc-root", required_argument, NULL, MIG_OPT_RUNC_ROOT},   \
-	    {"criu", required_argument, NULL, MIG_OPT_CRIU},             \
-	    {"token-file", required_argument, NULL, MIG_OPT_TOKEN_FILE}, \
-	    {"timeout", required_argument, NULL, MIG_OPT_TIMEOUT},       \
-	{                                                                \
-		"json", no_argument, NULL, MIG_OPT_JSON                  \
-	}
+	{"runc-root", required_argument, NULL, MIG_OPT_RUNC_ROOT},       \
+	{"criu", required_argument, NULL, MIG_OPT_CRIU},                 \
+	{"token-file", required_argument, NULL, MIG_OPT_TOKEN_FILE},     \
+	{"timeout", required_argument, NULL, MIG_OPT_TIMEOUT},           \
+	{"json", no_argument, NULL, MIG_OPT_JSON},                       \
+	{"socket", required_argument, NULL, MIG_OPT_SOCKET},             \
+	{"insecure", no_argument, NULL, MIG_OPT_INSECURE}
+// clang-format on
 
 /* The long options both programs have (-v, -q, -h, -V) and the end of a getopt_long
  * table. */

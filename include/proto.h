@@ -1,9 +1,9 @@
 /* The control protocol between migrate-src and migrate-dst.
  *
  * A message is a 4-byte big-endian length followed by that many bytes holding one JSON
- * object, at most PROTO_MAX_MSG bytes.  Every message carries "v":1 and a string "type".
- * Requests: hello, check, restore, doctor (docs/protocol.md lists their fields).  Every request
- * gets a reply object with "ok" (bool) and, when not ok, "error" (string). */
+ * object, at most PROTO_MAX_MSG bytes.  Every message carries "v":2 (PROTO_VERSION) and a string
+ * "type". Requests: hello, check, restore, doctor (docs/protocol.md lists their fields).  Every
+ * request gets a reply object with "ok" (bool) and, when not ok, "error" (string). */
 #ifndef MIG_PROTO_H
 #define MIG_PROTO_H
 
@@ -15,7 +15,7 @@
 #include "conn.h"
 #include "err.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2 /* 2: mutual authentication, signed replies (docs/protocol.md) */
 #define PROTO_MAX_MSG 65536
 /* The largest count a message may carry (2^53: every integer below is exact in JSON). */
 #define PROTO_MAX_COUNT 9007199254740992LL
@@ -41,7 +41,7 @@ static inline uint32_t be32_get(const uint8_t p[4])
 uint8_t *proto_encode(const cJSON *msg, size_t *len, struct mig_err **err);
 
 /* Parses the JSON payload of one frame (without the length prefix) and checks the envelope:
- * an object, "v" == 1 (number), "type" a non-empty string.  Returns the object (caller
+ * an object, "v" == PROTO_VERSION (number), "type" a non-empty string.  Returns the object (caller
  * frees with cJSON_Delete) or NULL with *err saying what is wrong. */
 cJSON *proto_decode(const uint8_t *payload, size_t len, struct mig_err **err);
 
@@ -58,14 +58,18 @@ cJSON *proto_recv(struct mig_conn *c, int timeout_ms, struct mig_err **err);
  * server may wait long for the next request but cuts a sender that stalls inside one. */
 cJSON *proto_recv_split(struct mig_conn *c, int first_ms, int rest_ms, struct mig_err **err);
 
-/* A new message {"v":1,"type":type}. */
+/* A new message {"v":2,"type":type}. */
 cJSON *proto_msg(const char *type);
 
-/* A reply {"v":1,"type":"reply","ok":true} or, with error != NULL, ok false and "error". */
+/* A reply {"v":2,"type":"reply","ok":true} or, with error != NULL, ok false and "error". */
 cJSON *proto_reply(const char *error);
 
 /* A refusal with a machine-readable "code" (PROTO_CODE_*) besides its "error". */
 cJSON *proto_reply_code(const char *code, const char *error);
+
+/* rep (received, or NULL with *err already set) when its "ok" is true; otherwise NULL, rep
+ * freed, and an error carrying the peer's "error" text. */
+cJSON *proto_take_reply(cJSON *rep, struct mig_err **err);
 
 /* Sends req and waits for its reply; a reply with "ok": false becomes an error carrying the
  * peer's "error" text.  Returns the reply (caller frees) or NULL. */

@@ -1,8 +1,9 @@
 /* The SSH session to the destination (libssh), and the control channel carried through it.
  *
  * The source opens one SSH connection before touching the container: it proves that
- * authentication works, and it carries the control protocol to migrate-dst's loopback port
- * in a direct-tcpip channel, so the control port never has to be open to the network. */
+ * authentication works, and it carries the control protocol to migrate-dst's Unix socket
+ * (direct-streamlocal) or loopback port (direct-tcpip), so nothing of migrate-dst's has to
+ * be open to the network. */
 #ifndef MIG_SSH_H
 #define MIG_SSH_H
 
@@ -28,6 +29,10 @@ struct mig_ssh *mig_ssh_connect(const struct ssh_target *t, int timeout_ms, stru
 /* Opens a direct-tcpip channel to host:port as seen from the destination. */
 struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 				 struct mig_err **err);
+
+/* Opens a direct-streamlocal channel to the Unix socket path on the destination (sshd
+ * connects to it as the SSH user). */
+struct mig_conn *mig_ssh_forward_unix(struct mig_ssh *s, const char *path, struct mig_err **err);
 
 /* Reads a small file on the destination (`cat -- PATH` in an exec channel) into buf, NUL
  * terminated.  Used for migrate-dst's token: root there can read it, so nobody has to copy

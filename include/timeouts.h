@@ -4,27 +4,28 @@
  * runc/CRIU step (checkpoint, restore).  Everything a migration waits for is derived from
  * it or is a short fixed limit for a request/reply that never runs a step.
  *
- * "Never two copies" rests on these relations (docs/design.md, "Rollback"):
- *  1. The source waits for the restore reply STEP + RESTORE_REPLY_MARGIN_MS.  The
- *     destination's restore is bounded by its own STEP; with equal --timeout on both hosts
- *     its answer (ok or not) comes first.  When the source gives up anyway (a larger
- *     --timeout on the destination, a stalled link), it hangs up BEFORE it restores its own
- *     copy, and the destination's handler, watching the connection (proc_opts.hangup_fd),
- *     stops `runc restore` and removes what it began.
- *  2. A restore that succeeded on the destination is kept only when the source's `commit`
- *     arrives within COMMIT_WAIT_MS; a hang-up or anything else removes it at once.  The
- *     source sends `commit` right after the reply and waits CONTROL_REPLY_MS for its answer;
- *     without one it cannot know whether the destination kept its copy, so it does NOT
- *     restore its own (exit 4).
- *  3. The window that remains: the source restores its own copy right after giving up (1.),
- *     while a destination that did not notice the hang-up (a partition: no FIN, no RST) only
- *     removes its copy COMMIT_WAIT_MS after its reply.  Both may run for up to
- *     COMMIT_WAIT_MS in that case.  docs/protocol.md states this window.
- *  4. Waits that run no step are short and fixed (SESSION_MS, CONTROL_REPLY_MS,
- *     FRAME_REST_MS): a dead peer before the freeze costs seconds, not STEP.
- *  5. Inside the downtime, the image's bytes may stall at most STREAM_STALL_MS (stream.c)
- *     and rsync's own I/O timeout is RSYNC_IO_TIMEOUT_S; either failing rolls back (1.).
- *  6. Post-copy: the page server (source), the lazy-pages daemon (destination) and the
+ * "Never two copies" rests on these relations (docs/protocol.md, "Never two copies"):
+ *  1. The restore request carries the source's deadline D (deadline_ms: STEP +
+ *     RESTORE_REPLY_MARGIN_MS, how long it waits for the reply).  The destination answers
+ *     "restoring" the moment it reads the request (at t1), bounds its `runc restore` by
+ *     t1 + D, and removes a copy that was not committed by t1 + D + COMMIT_GRACE_MS.
+ *  2. The source waits for the reply until D after sending.  Without one it cuts the
+ *     connection (a reset: no retransmission can deliver the request later) and restores
+ *     its own copy only once the destination's bound has surely passed: ROLLBACK_MARGIN_MS
+ *     after t_ack + D + COMMIT_GRACE_MS when "restoring" came at t_ack (t1 <= t_ack), or
+ *     after t0 + RESTORING_WAIT_MS + D + COMMIT_GRACE_MS when it did not (the request was
+ *     not read by then, and after the cut it can only be read with the hang-up behind it,
+ *     which the destination checks before it restores).
+ *  3. After an ok reply the source commits; without an answer to the commit it cannot
+ *     know whether the destination kept its copy, so it does NOT restore its own (exit 4).
+ *  4. What remains: a destination that reads the request, then stalls (SIGSTOP, swapping)
+ *     until its runc restore has outlived the bounds of 2. while the network is also cut.
+ *  5. Waits that run no step are short and fixed (SESSION_MS, CONTROL_REPLY_MS,
+ *     FRAME_REST_MS, PREAUTH_MS): a dead peer before the freeze costs seconds, not STEP.
+ *  6. Inside the downtime, every write that makes no progress for CONN_WRITE_STALL_MS fails
+ *     (conn.h), the image's bytes may stall at most STREAM_STALL_MS (stream.c) and rsync's
+ *     own I/O timeout is RSYNC_IO_TIMEOUT_S; any of them failing rolls back (2.).
+ *  7. Post-copy: the page server (source), the lazy-pages daemon (destination) and the
  *     source's wait for `lazy_done` are all LAZY_FACTOR * STEP, so none of them gives up
  *     before the others while pages still flow. */
 #ifndef MIG_TIMEOUTS_H
@@ -37,14 +38,22 @@
 #define CONTROL_REPLY_MS 30000
 /* The restore reply may come this long after STEP (see 1.). */
 #define RESTORE_REPLY_MARGIN_MS 10000
+/* The largest restore deadline a destination accepts (a week: far above any STEP). */
+#define RESTORE_DEADLINE_MAX_MS (7LL * 86400 * 1000)
+/* "restoring" must come this long after the restore request (see 2.): the destination
+ * reads it as soon as it has taken in what the socket buffers still held of the image. */
+#define RESTORING_WAIT_MS 10000
+/* A restored copy waits for the commit this long past the restore's deadline (see 1.). */
+#define COMMIT_GRACE_MS 5000
+/* The source restores its own copy this long after the destination's bound (see 2.):
+ * the destination's `runc kill` of its copy must end within it. */
+#define ROLLBACK_MARGIN_MS 5000
 /* Once a frame has begun, the rest of it must follow within this (a slow sender is cut). */
 #define FRAME_REST_MS 10000
-/* An unauthenticated peer gets no more than this between frames (it cannot hold a slot). */
-#define PREAUTH_IDLE_MS 10000
+/* An unauthenticated peer has this long from the accept to prove the token, in all. */
+#define PREAUTH_MS 10000
 /* An authenticated peer may be silent between requests for this many STEPs. */
 #define IDLE_STEPS 2
-/* The destination keeps an unconfirmed restore this long (see 2. and 3.). */
-#define COMMIT_WAIT_MS 30000
 /* A stall inside one streamed file's bytes. */
 #define STREAM_STALL_MS 60000
 

@@ -117,53 +117,72 @@ int auth_load_or_create(const char *path, char token[AUTH_HEX], struct mig_err *
 	return 0;
 }
 
-static void mac(const char *token, const char *nonce, unsigned long seq, const char *text,
-		char out[AUTH_HEX])
+/* HMAC-SHA256 of text keyed with key (text), as hex. */
+static void hmac_hex(const char *key, const char *text, char out[AUTH_HEX])
 {
-	char *data = mig_strdup_printf("%s:%lu:%s", nonce, seq, text);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	if (!HMAC(EVP_sha256(), token, (int)strlen(token), (const unsigned char *)data,
-		  strlen(data), md, &mdlen))
+	if (!HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)text, strlen(text),
+		  md, &mdlen))
 		abort(); /* only on out of memory */
-	free(data);
 	text_hex(md, 32, out);
 }
 
-void auth_sign(cJSON *req, const char *token, const char *nonce, unsigned long seq)
+void auth_session_key(const char *token, const char *cnonce, const char *snonce, char key[AUTH_HEX])
 {
-	cJSON_DeleteItemFromObjectCaseSensitive(req, "auth");
-	cJSON_DeleteItemFromObjectCaseSensitive(req, "seq");
-	cJSON_AddNumberToObject(req, "seq", (double)seq);
-	char *text = cJSON_PrintUnformatted(req);
+	char *text = mig_strdup_printf("migrate session v2:%s:%s", cnonce, snonce);
+	hmac_hex(token, text, key);
+	free(text);
+}
+
+static const char *dir_label(enum auth_dir d)
+{
+	return d == AUTH_REQUEST ? "req" : "rep";
+}
+
+static void msg_mac(const struct auth_keys *k, enum auth_dir d, unsigned long seq, const char *json,
+		    char out[AUTH_HEX])
+{
+	char *text = mig_strdup_printf("%s:%lu:%s", dir_label(d), seq, json);
+	hmac_hex(k->key, text, out);
+	free(text);
+}
+
+void auth_sign(struct auth_keys *k, enum auth_dir d, cJSON *msg)
+{
+	unsigned long seq = d == AUTH_REQUEST ? k->req_seq++ : k->rep_seq++;
+	cJSON_DeleteItemFromObjectCaseSensitive(msg, "mac");
+	cJSON_DeleteItemFromObjectCaseSensitive(msg, "seq");
+	cJSON_AddNumberToObject(msg, "seq", (double)seq);
+	char *text = cJSON_PrintUnformatted(msg);
 	if (!text)
 		abort();
 	char m[AUTH_HEX];
-	mac(token, nonce, seq, text, m);
+	msg_mac(k, d, seq, text, m);
 	free(text);
-	cJSON_AddStringToObject(req, "auth", m);
+	cJSON_AddStringToObject(msg, "mac", m);
 }
 
-int auth_verify(cJSON *req, const char *token, const char *nonce, unsigned long *next_seq,
-		struct mig_err **err)
+int auth_verify(struct auth_keys *k, enum auth_dir d, cJSON *msg, struct mig_err **err)
 {
-	cJSON *a = cJSON_DetachItemFromObjectCaseSensitive(req, "auth");
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(req, "seq");
+	unsigned long *next = d == AUTH_REQUEST ? &k->req_seq : &k->rep_seq;
+	cJSON *a = cJSON_DetachItemFromObjectCaseSensitive(msg, "mac");
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(msg, "seq");
 	int r = 0;
 	if (!cJSON_IsString(a) || strlen(a->valuestring) != AUTH_HEX - 1 || !cJSON_IsNumber(s)) {
-		r = mig_err_set(err, 0, "authentication required (fields 'seq' and 'auth')");
-	} else if (s->valuedouble != (double)*next_seq) {
-		r = mig_err_set(err, 0, "authentication failed (out-of-order or replayed request)");
+		r = mig_err_set(err, 0, "authentication required (fields 'seq' and 'mac')");
+	} else if (s->valuedouble != (double)*next) {
+		r = mig_err_set(err, 0, "authentication failed (out-of-order or replayed message)");
 	} else {
-		char *text = cJSON_PrintUnformatted(req);
+		char *text = cJSON_PrintUnformatted(msg);
 		char m[AUTH_HEX];
-		mac(token, nonce, *next_seq, text ? text : "", m);
+		msg_mac(k, d, *next, text ? text : "", m);
 		free(text);
 		if (CRYPTO_memcmp(m, a->valuestring, AUTH_HEX - 1) != 0)
 			r = mig_err_set(err, 0, "authentication failed (wrong token)");
 	}
 	cJSON_Delete(a);
 	if (r == 0)
-		(*next_seq)++;
+		(*next)++;
 	return r;
 }

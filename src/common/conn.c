@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "proc.h"
+#include "stop.h"
 
 struct fd_conn {
 	struct mig_conn base;
@@ -21,11 +23,26 @@ struct fd_conn {
 	char peer[96];
 };
 
-/* Waits for fd to become readable/writable before the deadline; -1 deadline waits forever. */
-static int wait_fd(int fd, short events, long long deadline, struct mig_err **err)
+/* How often a wait looks at the stop flag besides being woken by the signal itself (a
+ * signal that came just before poll). */
+#define STOP_SLICE_MS 500
+
+/* Waits for fd to become readable/writable before the deadline (-1: no deadline), or a stop
+ * request. */
+int conn_check_stop(const struct mig_conn *c, struct mig_err **err)
+{
+	if ((!c || !c->uninterruptible) && stop_requested())
+		return mig_err_set_status(err, MIG_STOPPED, "interrupted by a signal");
+	return 0;
+}
+
+static int wait_fd(const struct mig_conn *c, int fd, short events, long long deadline,
+		   struct mig_err **err)
 {
 	for (;;) {
-		int left = proc_ms_left(deadline, -1);
+		if (conn_check_stop(c, err) < 0)
+			return -1;
+		int left = proc_ms_left(deadline, STOP_SLICE_MS);
 		if (left == 0)
 			return mig_err_set_status(err, MIG_TIMEOUT, "timed out");
 		struct pollfd pfd = {.fd = fd, .events = events};
@@ -37,6 +54,11 @@ static int wait_fd(int fd, short events, long long deadline, struct mig_err **er
 	}
 }
 
+int conn_write_stall_ms(const struct mig_conn *c)
+{
+	return c->write_stall_ms > 0 ? c->write_stall_ms : CONN_WRITE_STALL_MS;
+}
+
 static int fd_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
 			struct mig_err **err)
 {
@@ -44,7 +66,7 @@ static int fd_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
 	long long deadline = proc_deadline_in(timeout_ms);
 	size_t got = 0;
 	while (got < n) {
-		if (wait_fd(fc->fd, POLLIN, deadline, err) < 0)
+		if (wait_fd(c, fc->fd, POLLIN, deadline, err) < 0)
 			return mig_err_wrap(err, "read from %s", c->peer);
 		ssize_t r = recv(fc->fd, (char *)buf + got, n - got, 0);
 		if (r == 0)
@@ -69,11 +91,18 @@ static int fd_write_full(struct mig_conn *c, const void *buf, size_t n, struct m
 	struct fd_conn *fc = (struct fd_conn *)c;
 	size_t done = 0;
 	while (done < n) {
+		/* A deadline per bit of progress: never blocked in send() for good. */
+		if (wait_fd(c, fc->fd, POLLOUT, proc_deadline_in(conn_write_stall_ms(c)), err) < 0)
+			return mig_err_wrap(err, "write to %s", c->peer);
 		/* MSG_NOSIGNAL: a vanished peer is an error to report, not a SIGPIPE. */
-		ssize_t r = send(fc->fd, (const char *)buf + done, n - done, MSG_NOSIGNAL);
+		ssize_t r =
+		    send(fc->fd, (const char *)buf + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			if (errno == ECONNRESET || errno == EPIPE)
+				return mig_err_set_status(
+				    err, MIG_CLOSED, "write to %s: connection closed", c->peer);
 			return mig_err_set(err, errno, "write to %s", c->peer);
 		}
 		done += (size_t)r;
@@ -131,7 +160,7 @@ static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int
 		return mig_err_set(err, errno, "fcntl");
 	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS)
 		return mig_err_set(err, errno, "connect");
-	if (wait_fd(fd, POLLOUT, proc_deadline_in(timeout_ms), err) < 0)
+	if (wait_fd(NULL, fd, POLLOUT, proc_deadline_in(timeout_ms), err) < 0)
 		return mig_err_wrap(err, "connect");
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
@@ -181,6 +210,27 @@ struct mig_conn *conn_tcp_connect(const char *host, int port, int timeout_ms, st
 	}
 	mig_err_free(&last);
 	return c;
+}
+
+struct mig_conn *conn_unix_connect(const char *path, int timeout_ms, struct mig_err **err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		mig_err_set(err, 0, "socket path %s is too long", path);
+		return NULL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    connect_timeout(fd, (struct sockaddr *)&sa, sizeof(sa), timeout_ms, err) < 0) {
+		if (fd < 0)
+			mig_err_set(err, errno, "socket");
+		else
+			close(fd);
+		mig_err_wrap(err, "%s", path);
+		return NULL;
+	}
+	return conn_from_fd(fd, path);
 }
 
 int sock_local_addr(int fd, char *buf, size_t len, struct mig_err **err)

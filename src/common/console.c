@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 int console_listen(struct console_sock *cs, struct mig_err **err)
 {
 	memset(cs, 0, sizeof(*cs));
@@ -169,9 +171,12 @@ int console_take(struct console_sock *cs, int timeout_ms, int log_fd, pid_t *kee
 		 struct mig_err **err)
 {
 	struct pollfd pfd = {.fd = cs->fd, .events = POLLIN};
+	long long deadline = proc_deadline_in(timeout_ms);
 	int r;
+	/* A signal does not end the wait (runc hands the console over while we wait; losing it
+	 * would hang up the container's terminal), nor restart its clock. */
 	do
-		r = poll(&pfd, 1, timeout_ms);
+		r = poll(&pfd, 1, proc_ms_left(deadline, -1));
 	while (r < 0 && errno == EINTR);
 	if (r <= 0)
 		return mig_err_set(err, r < 0 ? errno : 0,

@@ -37,6 +37,32 @@ int proto_frame_len(const uint8_t hdr[4], uint32_t *len, struct mig_err **err)
 	return 0;
 }
 
+/* Members one object of a message may have: far more than any of ours, and a bound on the
+ * duplicate check below. */
+#define MAX_MEMBERS 512
+
+/* A member name twice in one object (at any depth) is ambiguous: parsers differ on which
+ * one counts, and the MAC covers the text, not one reading of it.  The first duplicate's
+ * name, or NULL; *many is set when an object has more than MAX_MEMBERS members. */
+static const char *duplicate_member(const cJSON *o, int *many)
+{
+	size_t n = 0;
+	for (const cJSON *a = o ? o->child : NULL; a; a = a->next, n++) {
+		if (n >= MAX_MEMBERS) {
+			*many = 1;
+			return NULL;
+		}
+		if (cJSON_IsObject(o))
+			for (const cJSON *b = o->child; b != a; b = b->next)
+				if (a->string && b->string && !strcmp(a->string, b->string))
+					return a->string;
+		const char *d = duplicate_member(a, many);
+		if (d || *many)
+			return d;
+	}
+	return NULL;
+}
+
 cJSON *proto_decode(const uint8_t *payload, size_t len, struct mig_err **err)
 {
 	if (len == 0 || len > PROTO_MAX_MSG) {
@@ -70,9 +96,18 @@ cJSON *proto_decode(const uint8_t *payload, size_t len, struct mig_err **err)
 	else if (!cJSON_IsNumber(v))
 		why = "field 'v' missing or not a number";
 	else if (v->valuedouble != PROTO_VERSION)
-		why = "unsupported protocol version (this side speaks v1)";
+		why = "unsupported protocol version (this side speaks v2: upgrade the other side)";
 	else if (!cJSON_IsString(type) || !type->valuestring[0])
 		why = "field 'type' missing or not a string";
+	int many = 0;
+	const char *dup = why ? NULL : duplicate_member(msg, &many);
+	if (many)
+		why = "an object with more than 512 members";
+	if (dup) {
+		mig_err_set(err, 0, "member '%.40s' appears twice in one object", dup);
+		cJSON_Delete(msg);
+		return NULL;
+	}
 	if (why) {
 		mig_err_set(err, 0, "%s", why);
 		cJSON_Delete(msg);
@@ -138,11 +173,8 @@ cJSON *proto_reply_code(const char *code, const char *error)
 	return m;
 }
 
-cJSON *proto_call(struct mig_conn *c, const cJSON *req, int timeout_ms, struct mig_err **err)
+cJSON *proto_take_reply(cJSON *rep, struct mig_err **err)
 {
-	if (proto_send(c, req, err) < 0)
-		return NULL;
-	cJSON *rep = proto_recv(c, timeout_ms, err);
 	if (!rep)
 		return NULL;
 	int ok = 0;
@@ -158,6 +190,13 @@ cJSON *proto_call(struct mig_conn *c, const cJSON *req, int timeout_ms, struct m
 		return NULL;
 	}
 	return rep;
+}
+
+cJSON *proto_call(struct mig_conn *c, const cJSON *req, int timeout_ms, struct mig_err **err)
+{
+	if (proto_send(c, req, err) < 0)
+		return NULL;
+	return proto_take_reply(proto_recv(c, timeout_ms, err), err);
 }
 
 const char *proto_get_str(const cJSON *obj, const char *key, int required, struct mig_err **err)

@@ -73,8 +73,14 @@ int restore_container(const struct runc_ctx *rc, const char *name, const struct 
 	int r = runc_restore(rc, name, &rr, err);
 	free(image_path);
 	free(work_path);
-	if (r == 0 && b->terminal)
-		r = take_console(&cs, name, b, err);
+	/* runc has restored it: a console that did not come over is a loss to report, not a
+	 * reason to remove the container (that would lose it). */
+	if (r == 0 && b->terminal) {
+		struct mig_err *ce = NULL;
+		if (take_console(&cs, name, b, &ce) < 0)
+			log_warn("%s runs, but its console was lost: %s", name, mig_err_msg(ce));
+		mig_err_free(&ce);
+	}
 	enum runc_status st = RUNC_UNKNOWN;
 	if (r == 0 && (r = runc_state(rc, name, &st, err)) == 0 && st != RUNC_RUNNING)
 		r = mig_err_set(err, 0, "restored container is %s, not running",

@@ -20,6 +20,7 @@ struct mig_ssh {
 struct ssh_chan_conn {
 	struct mig_conn base;
 	ssh_channel chan;
+	ssh_session session;
 	char peer[700];
 };
 
@@ -127,6 +128,8 @@ static int chan_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_m
 	size_t got = 0;
 	while (got < n) {
 		/* In slices: libssh's read does not return for a signal. */
+		if (conn_check_stop(c, err) < 0)
+			return mig_err_wrap(err, "read from %s", c->peer);
 		int slice = proc_ms_left(deadline, CHANNEL_SLICE_MS);
 		if (slice == 0)
 			return mig_err_set_status(err, MIG_TIMEOUT, "read from %s: timed out",
@@ -143,12 +146,50 @@ static int chan_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_m
 	return 0;
 }
 
+/* Waits, in slices, for the peer to open the channel's window (it reads what we sent):
+ * libssh's blocking write would wait for that with no limit. */
+static int await_window(struct ssh_chan_conn *sc, long long deadline, struct mig_err **err)
+{
+	struct mig_conn *c = &sc->base;
+	if (ssh_channel_window_size(sc->chan) > 0)
+		return 0;
+	/* An event handles the session's packets (the window adjustment among them) without
+	 * taking the channel's data, which stays for our reads. */
+	ssh_event ev = ssh_event_new();
+	int r = ev && ssh_event_add_session(ev, sc->session) == SSH_OK
+		    ? 0
+		    : mig_err_set(err, 0, "ssh: cannot wait for the channel");
+	while (r == 0 && ssh_channel_window_size(sc->chan) == 0) {
+		int slice = proc_ms_left(deadline, CHANNEL_SLICE_MS);
+		if (conn_check_stop(c, err) < 0)
+			r = -1;
+		else if (slice == 0)
+			r = mig_err_set_status(err, MIG_TIMEOUT, "the peer read nothing for %d ms",
+					       conn_write_stall_ms(c));
+		else if (ssh_channel_is_closed(sc->chan))
+			r = mig_err_set_status(err, MIG_CLOSED, "connection closed");
+		else if (ssh_event_dopoll(ev, slice) == SSH_ERROR)
+			r = mig_err_set(err, 0, "ssh channel error");
+	}
+	if (ev) {
+		ssh_event_remove_session(ev, sc->session);
+		ssh_event_free(ev);
+	}
+	return r;
+}
+
 static int chan_write_full(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err)
 {
 	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
 	size_t done = 0;
 	while (done < n) {
-		int r = ssh_channel_write(sc->chan, (const char *)buf + done, (uint32_t)(n - done));
+		if (await_window(sc, proc_deadline_in(conn_write_stall_ms(c)), err) < 0)
+			return mig_err_wrap(err, "write to %s", c->peer);
+		/* Within the window: libssh sends without waiting for the peer (the socket's own
+		 * stall is bounded by the session's timeout). */
+		uint32_t room = ssh_channel_window_size(sc->chan);
+		size_t want = n - done < room ? n - done : room;
+		int r = ssh_channel_write(sc->chan, (const char *)buf + done, (uint32_t)want);
 		if (r == SSH_ERROR || r < 0)
 			return mig_err_set(err, 0, "write to %s: ssh channel error", c->peer);
 		done += (size_t)r;
@@ -176,6 +217,20 @@ static void chan_close(struct mig_conn *c)
 	free(sc);
 }
 
+static struct mig_conn *chan_conn(struct mig_ssh *s, ssh_channel chan, const char *peer)
+{
+	struct ssh_chan_conn *sc = mig_xcalloc(1, sizeof(*sc));
+	sc->chan = chan;
+	sc->session = s->session;
+	snprintf(sc->peer, sizeof(sc->peer), "%s via ssh %s", peer, s->target);
+	sc->base.read_full = chan_read_full;
+	sc->base.write_full = chan_write_full;
+	sc->base.alive = chan_alive;
+	sc->base.close = chan_close;
+	sc->base.peer = sc->peer;
+	return &sc->base;
+}
+
 struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 				 struct mig_err **err)
 {
@@ -187,20 +242,34 @@ struct mig_conn *mig_ssh_forward(struct mig_ssh *s, const char *host, int port,
 	if (ssh_channel_open_forward(chan, host, port, "127.0.0.1", 0) != SSH_OK) {
 		mig_err_set(err, 0,
 			    "ssh %s: cannot reach %s:%d through SSH (%s): is migrate-dst "
-			    "running there, and does sshd allow TCP forwarding?",
+			    "listening on that port (migrate-dst -p), and does sshd allow TCP "
+			    "forwarding?",
 			    s->target, host, port, ssh_get_error(s->session));
 		ssh_channel_free(chan);
 		return NULL;
 	}
-	struct ssh_chan_conn *sc = mig_xcalloc(1, sizeof(*sc));
-	sc->chan = chan;
-	snprintf(sc->peer, sizeof(sc->peer), "%s:%d via ssh %s", host, port, s->target);
-	sc->base.read_full = chan_read_full;
-	sc->base.write_full = chan_write_full;
-	sc->base.alive = chan_alive;
-	sc->base.close = chan_close;
-	sc->base.peer = sc->peer;
-	return &sc->base;
+	char peer[300];
+	snprintf(peer, sizeof(peer), "%s:%d", host, port);
+	return chan_conn(s, chan, peer);
+}
+
+struct mig_conn *mig_ssh_forward_unix(struct mig_ssh *s, const char *path, struct mig_err **err)
+{
+	ssh_channel chan = ssh_channel_new(s->session);
+	if (!chan) {
+		ssh_fail(s, err, "new channel");
+		return NULL;
+	}
+	if (ssh_channel_open_forward_unix(chan, path, "127.0.0.1", 0) != SSH_OK) {
+		mig_err_set(err, 0,
+			    "ssh %s: cannot reach the socket %s through SSH (%s): is migrate-dst "
+			    "running there, is the SSH user root (the socket is root's only), and "
+			    "does sshd allow stream forwarding (AllowStreamLocalForwarding)?",
+			    s->target, path, ssh_get_error(s->session));
+		ssh_channel_free(chan);
+		return NULL;
+	}
+	return chan_conn(s, chan, path);
 }
 
 int mig_ssh_exec(struct mig_ssh *s, const char *cmd, int timeout_ms, char *out, size_t len,

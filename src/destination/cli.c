@@ -15,28 +15,29 @@ void cli_dst_usage(FILE *out)
 	    "Receive runC containers migrated by migrate-src and restore them with runc.\n"
 	    "\n"
 	    "Options:\n"
-	    "  -l, --listen ADDR      address to listen on (default 127.0.0.1: migrate-src\n"
-	    "                         reaches it through its SSH connection)\n"
-	    "  -p, --port PORT        control port (default %d; 0 picks a free one)\n"
+	    "      --socket PATH      the control socket (default %s): root's only, reached\n"
+	    "                         by migrate-src through its SSH connection\n"
+	    "  -l, --listen ADDR      also listen on TCP at ADDR (default 127.0.0.1 with -p)\n"
+	    "  -p, --port PORT        also listen on this TCP port (default %d with -l; 0 picks\n"
+	    "                         a free one), for sources that use a TCP port\n"
 	    "  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
 	    "      --runc PATH        runc binary (default runc)\n"
 	    "      --runc-root DIR    runc state root (default: runc's own)\n"
 	    "      --criu PATH        criu binary (default criu)\n"
 	    "      --token-file FILE  the shared secret every request must prove (default\n"
 	    "                         %s; created, mode 0600, when missing)\n"
-	    "      --insecure         no authentication: anyone who reaches the port runs runc\n"
+	    "      --insecure         no authentication: anyone who reaches it runs runc\n"
 	    "                         as root (only for isolated test networks)\n"
 	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
 	    "      --once             exit after one migration (exit 0 if it succeeded)\n"
 	    "      --json             print each migration's report as one JSON line\n"
 	    "  -v, --verbose          debug output;  -q, --quiet  errors only\n"
 	    "  -h, --help             this help;     -V, --version  version\n",
-	    DEFAULT_PORT, DEFAULT_BASE_DIR, DEFAULT_TOKEN_FILE, DEFAULT_TIMEOUT_S);
+	    DEFAULT_SOCKET, DEFAULT_PORT, DEFAULT_BASE_DIR, DEFAULT_TOKEN_FILE, DEFAULT_TIMEOUT_S);
 }
 
 enum {
-	OPT_INSECURE = MIG_OPT_FIRST_OWN,
-	OPT_ONCE,
+	OPT_ONCE = MIG_OPT_FIRST_OWN,
 };
 
 int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct mig_err **err)
@@ -45,7 +46,6 @@ int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct
 	    {"listen", required_argument, NULL, 'l'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"base-dir", required_argument, NULL, 'b'},
-	    {"insecure", no_argument, NULL, OPT_INSECURE},
 	    {"once", no_argument, NULL, OPT_ONCE},
 	    MIG_SHARED_LONG_OPTIONS,
 	    MIG_COMMON_LONG_OPTIONS,
@@ -53,6 +53,7 @@ int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct
 	memset(o, 0, sizeof(*o));
 	o->listen_addr = "127.0.0.1";
 	o->port = DEFAULT_PORT;
+	o->socket = DEFAULT_SOCKET;
 	o->base_dir = DEFAULT_BASE_DIR;
 	o->runc.runc = "runc";
 	o->criu = "criu";
@@ -65,10 +66,15 @@ int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct
 		switch (c) {
 		case 'l':
 			o->listen_addr = optarg;
+			o->tcp = 1;
 			break;
 		case 'p':
 			if (mig_parse_int(optarg, 0, 65535, &o->port) < 0)
 				return mig_err_set(err, 0, "bad port '%s'", optarg);
+			o->tcp = 1;
+			break;
+		case MIG_OPT_SOCKET:
+			o->socket = optarg;
 			break;
 		case 'b':
 			o->base_dir = optarg;
@@ -85,7 +91,7 @@ int cli_parse_dst(int argc, char **argv, struct dst_config *o, FILE *out, struct
 		case MIG_OPT_TOKEN_FILE:
 			o->token_file = optarg;
 			break;
-		case OPT_INSECURE:
+		case MIG_OPT_INSECURE:
 			o->insecure = 1;
 			break;
 		case MIG_OPT_TIMEOUT:

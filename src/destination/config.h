@@ -7,6 +7,8 @@
 #include "runc.h"
 
 struct dst_config {
+	const char *socket; /* the control socket, always */
+	int tcp;	    /* -l or -p: a TCP listener too */
 	const char *listen_addr;
 	int port; /* 0: the kernel picks one, printed in the "listening on" line */
 	const char *base_dir;

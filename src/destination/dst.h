@@ -3,7 +3,7 @@
  *
  * The server (server.h) forks one handler per connection (handler.h), which answers the
  * requests of that connection (requests.h):
- *   hello   -> ok, auth, nonce, base_dir, runc_version, criu_version, version
+ *   hello   -> ok, auth, nonce, base_dir, runc_version, criu_version, version (MACed)
  *   check   -> the bundle exists here, is locked for this connection, and runc knows no
  *              container of that name (or --replace removed it); stale image/parent/work
  *              dirs of that bundle are removed (target.h)
@@ -30,7 +30,15 @@ struct dst_ctx {
 	char *criu_error;
 	int auth_on;
 	char token[AUTH_HEX];
+	/* in a handler: when its connection was accepted, and where it tells the server that
+	 * a request proved the token (server.c); -1 outside handlers */
+	long long accepted_ms;
+	int authed_fd;
 };
+
+/* A handler's first authenticated request: the server stops counting it among the
+ * unauthenticated connections it may evict. */
+void dst_authenticated(struct dst_ctx *d);
 
 /* Fails when the base dir or the token cannot be had; a version that cannot be found is
  * only left NULL, with the reason in *_error (the main prints it as a warning). */

@@ -17,21 +17,21 @@
 
 /* Logs e and tells the peer before hanging up: it may be a person with nc, or a client
  * that deserves a reason.  Frees e. */
-static void refuse_and_log(struct mig_conn *c, struct mig_err **e)
+static void refuse_and_log(struct dst_session *s, struct mig_err **e)
 {
-	log_warn("%s: %s", c->peer, mig_err_msg(*e));
+	log_warn("%s: %s", s->conn->peer, mig_err_msg(*e));
 	cJSON *rep = proto_reply(mig_err_msg(*e));
 	struct mig_err *e2 = NULL;
-	if (proto_send(c, rep, &e2) < 0)
+	if (dst_send(s, rep, &e2) < 0)
 		mig_err_free(&e2); /* the peer is gone: nobody to tell */
 	cJSON_Delete(rep);
 	mig_err_free(e);
 }
 
-static void send_or_log(struct mig_conn *c, const cJSON *msg)
+static void send_or_log(struct dst_session *s, cJSON *msg)
 {
 	struct mig_err *e = NULL;
-	if (proto_send(c, msg, &e) < 0) {
+	if (dst_send(s, msg, &e) < 0) {
 		log_warn("%s", mig_err_msg(e));
 		mig_err_free(&e);
 	}
@@ -50,18 +50,26 @@ static void discard(struct dst_ctx *d, struct dst_session *s, const char *what,
 	mig_err_free(cause);
 }
 
-/* After a successful restore's reply: the source must confirm it.  A source that gave up
- * waiting has restored (or will restore) the container on its side, so an unconfirmed copy
- * here is removed: never two running copies (timeouts.h, 2. and 3.). */
+/* After a successful restore's reply: the source must confirm it before the restore's
+ * deadline and COMMIT_GRACE_MS have passed.  A source that gave up waiting restores the
+ * container on its side ROLLBACK_MARGIN_MS after that, so an unconfirmed copy here is
+ * removed by then: never two running copies (timeouts.h, 1. and 2.).  A SIGTERM removes it
+ * at once. */
 static void await_commit(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
 {
 	struct mig_err *e = NULL;
-	cJSON *req = proto_recv_split(c, COMMIT_WAIT_MS, FRAME_REST_MS, &e);
+	long long left = s->restore_deadline_ms + COMMIT_GRACE_MS - proc_now_ms();
+	cJSON *req = NULL;
+	if (left > 0)
+		req = proto_recv_split(c, (int)left, FRAME_REST_MS, &e);
+	else
+		mig_err_set_status(&e, MIG_TIMEOUT, "its deadline passed");
 	const char *type = req ? proto_get_str(req, "type", 0, NULL) : NULL;
-	if (type && !strcmp(type, "commit")) {
+	if (type) {
 		cJSON *rep = dst_handle_request(d, s, req);
 		/* Our reply may be lost, but the source did commit: keep the copy. */
-		send_or_log(c, rep);
+		if (rep)
+			send_or_log(s, rep);
 		cJSON_Delete(rep);
 	}
 	cJSON_Delete(req);
@@ -76,7 +84,7 @@ static void await_commit(struct dst_ctx *d, struct dst_session *s, struct mig_co
 /* After a lazy restore's reply and commit: waits until the lazy-pages daemon has fetched
  * every page and exited, then tells the source ("lazy_done"); a copy missing pages (its
  * memory would read as zeros) is removed. */
-static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
+static void finish_lazy(struct dst_ctx *d, struct dst_session *s)
 {
 	struct mig_err *e = NULL;
 	long long bytes = REPORT_NONE;
@@ -92,7 +100,7 @@ static void finish_lazy(struct dst_ctx *d, struct dst_session *s, struct mig_con
 		discard(d, s, "incomplete copy", &e);
 		cJSON_AddStringToObject(msg, "error", s->report.error);
 	}
-	send_or_log(c, msg);
+	send_or_log(s, msg);
 	cJSON_Delete(msg);
 }
 
@@ -112,35 +120,46 @@ static void after_restore(struct dst_ctx *d, struct dst_session *s, struct mig_c
 	if (s->report.ok)
 		s->report.dump_bytes = bundle_tree_size(&s->bundle, "image");
 	if (s->lazy.running)
-		finish_lazy(d, s, c);
+		finish_lazy(d, s);
 }
 
 /* Reads and answers one request.  0 to go on, 1 when the connection is over. */
 static int serve_one(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
 {
 	struct mig_err *e = NULL;
-	/* Until a request proves the token, a peer gets no more time than a slow frame:
-	 * idle connections cannot hold the handler slots. */
-	int wait_ms = s->trusted ? IDLE_STEPS * d->runc.timeout_ms : PREAUTH_IDLE_MS;
-	cJSON *req = proto_recv_split(c, wait_ms, FRAME_REST_MS, &e);
+	/* Until a request proves the token, the peer has PREAUTH_MS from the accept in all,
+	 * for reading and writing: unauthenticated connections cannot hold the handler slots
+	 * (server.c evicts the oldest of them too). */
+	int wait_ms = IDLE_STEPS * d->runc.timeout_ms, rest_ms = FRAME_REST_MS;
+	if (!s->trusted) {
+		long long left = s->preauth_deadline_ms - proc_now_ms();
+		wait_ms = rest_ms = left > 0 ? (int)left : 1;
+		c->write_stall_ms = wait_ms;
+	} else {
+		c->write_stall_ms = 0;
+	}
+	cJSON *req = proto_recv_split(c, wait_ms, rest_ms, &e);
 	if (!req) {
 		if (mig_err_status(e) == MIG_CLOSED)
 			mig_err_free(&e);
 		else
-			refuse_and_log(c, &e);
+			refuse_and_log(s, &e);
 		return 1;
 	}
 	const char *type = proto_get_str(req, "type", 0, NULL);
 	log_debug("%s: request %s", c->peer, type ? type : "?");
 	int is_restore = type && !strcmp(type, "restore");
+	int was_trusted = s->trusted;
 	cJSON *rep = dst_handle_request(d, s, req);
 	cJSON_Delete(req);
 	if (!rep)
 		return 0; /* a streamed file: no reply */
-	send_or_log(c, rep);
+	send_or_log(s, rep);
 	cJSON_Delete(rep);
-	if (is_restore)
+	if (is_restore && s->restore_tried)
 		after_restore(d, s, c);
+	if (!was_trusted && s->trusted)
+		dst_authenticated(d);
 	return (is_restore && s->restore_tried) || s->auth_failed || s->broken;
 }
 
@@ -167,6 +186,7 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 	stream_rx_init(&s.rx);
 	s.conn = c;
 	s.start_ms = proc_now_ms();
+	s.preauth_deadline_ms = d->accepted_ms + PREAUTH_MS;
 	report_init(&s.report, "destination", "", "cold");
 	while (!stop_requested() && serve_one(d, &s, c) == 0)
 		;

@@ -35,13 +35,12 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cfg.verbose > 0 ? LOG_DEBUG : cfg.verbose < 0 ? LOG_ERROR : LOG_INFO);
 	struct dst_ctx d;
-	char shown[128];
-	int lfd = -1;
-	if (dst_ctx_init(&d, &cfg, &err) < 0 ||
-	    (lfd = dst_listen(&d, shown, sizeof(shown), &err)) < 0) {
+	struct dst_listeners l;
+	if (dst_ctx_init(&d, &cfg, &err) < 0 || dst_listen(&d, &l, &err) < 0) {
 		dst_ctx_free(&d);
 		return fail(&err, EXIT_REFUSED);
 	}
+	const char *shown = l.shown;
 	if (d.runc_error)
 		log_warn("%s", d.runc_error);
 	if (d.criu_error)
@@ -53,7 +52,7 @@ int main(int argc, char **argv)
 	log_info("listening on %s (base dir %s, runc %s, criu %s)", shown, d.base_dir,
 		 d.runc_version ? d.runc_version : "?", d.criu_version ? d.criu_version : "?");
 	stop_install();
-	rc = dst_serve(&d, lfd);
+	rc = dst_serve(&d, &l);
 	dst_ctx_free(&d);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include "restore.h"
 #include "stats.h"
 #include "target.h"
+#include "timeouts.h"
 
 static cJSON *reply_err(struct mig_err **e)
 {
@@ -33,22 +34,36 @@ static void add_str_or_null(cJSON *o, const char *key, const char *val)
 		cJSON_AddNullToObject(o, key);
 }
 
-static cJSON *do_hello(struct dst_ctx *d, struct dst_session *s)
+/* hello: the source's nonce in, ours out, and the session keys from both (auth.h); the
+ * reply is MACed too, so the source knows it talks to a holder of the token before it uses
+ * anything in it. */
+static cJSON *do_hello(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
-	if (auth_nonce(s->nonce, &e) < 0)
+	char sn[AUTH_HEX];
+	const char *cn = proto_get_str(req, "nonce", 0, NULL);
+	if (d->auth_on &&
+	    (!cn || strlen(cn) != AUTH_HEX - 1 || strspn(cn, "0123456789abcdef") != AUTH_HEX - 1)) {
+		s->broken = 1;
+		return proto_reply("hello without a valid 'nonce' (64 lower-case hex digits): "
+				   "this migrate-dst needs a migrate-src of the same version");
+	}
+	if (d->auth_on && auth_nonce(sn, &e) < 0)
 		return reply_err(&e);
-	s->next_seq = 1;
 	cJSON *r = proto_reply(NULL);
 	cJSON_AddBoolToObject(r, "auth", d->auth_on);
 	if (d->auth_on) {
-		cJSON_AddStringToObject(r, "nonce", s->nonce);
-		cJSON_AddStringToObject(r, "token_file", d->cfg->token_file);
+		cJSON_AddStringToObject(r, "nonce", sn);
+		auth_session_key(d->token, cn, sn, s->keys.key);
+		s->keys.req_seq = 1;
+		s->keys.rep_seq = 0;
+		s->keyed = 1;
 	}
 	cJSON_AddStringToObject(r, "base_dir", d->base_dir);
 	add_str_or_null(r, "runc_version", d->runc_version);
 	add_str_or_null(r, "criu_version", d->criu_version);
 	cJSON_AddStringToObject(r, "version", MIG_VERSION);
+	s->state = ST_HELLO;
 	return r;
 }
 
@@ -108,6 +123,13 @@ static void report_criu_opts(struct dst_session *s, const struct criu_opts *o)
 	criu_opts_str(o, s->report.criu_opts, sizeof(s->report.criu_opts));
 }
 
+/* The session's container from now on: every later request must name it. */
+static void checked(struct dst_session *s, const char *name)
+{
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->state = ST_CHECKED;
+}
+
 static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
@@ -127,6 +149,7 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 		report_init(&s->report, "destination", name, technique_name(t));
 		report_criu_opts(s, &opts);
 		keep_bundle(s, &b);
+		checked(s, name);
 		cJSON *rep = proto_reply(NULL);
 		cJSON_AddBoolToObject(rep, "send_bundle", 1);
 		return rep;
@@ -146,6 +169,7 @@ static cJSON *do_check(struct dst_ctx *d, struct dst_session *s, const cJSON *re
 		cJSON_AddStringToObject(rep, "bundle", b.dir);
 		cJSON_AddBoolToObject(rep, "terminal", b.terminal);
 		keep_bundle(s, &b);
+		checked(s, name);
 	}
 	bundle_free(&b);
 	return rep;
@@ -205,8 +229,13 @@ static int verify_stream(struct dst_session *s, const struct bundle_info *b, con
 {
 	if (stream_rx_same_dir(&s->rx, b->fd, "image", err) < 0)
 		return -1;
-	if (!cJSON_GetObjectItemCaseSensitive(req, "stream") ||
-	    stream_rx_verify(&s->rx, req, err) == 0)
+	int has_sum = cJSON_GetObjectItemCaseSensitive(req, "stream") != NULL;
+	/* No files: the image came by rsync.  Files: their count and digest must be checked. */
+	if (!has_sum && !s->rx.sum.files && !s->rx.failed)
+		return 0;
+	if (!has_sum)
+		mig_err_set(err, 0, "restore without the 'stream' summary of the files sent");
+	if (has_sum && stream_rx_verify(&s->rx, req, err) == 0)
 		return 0;
 	struct mig_err *e2 = NULL;
 	if (dst_drop_partial_image(s, &e2) < 0) {
@@ -254,6 +283,24 @@ static int restore_ctx(struct dst_ctx *d, const struct criu_opts *o, struct runc
 	return 0;
 }
 
+int dst_send(struct dst_session *s, cJSON *msg, struct mig_err **err)
+{
+	if (s->keyed)
+		auth_sign(&s->keys, AUTH_REPLY, msg);
+	return proto_send(s->conn, msg, err);
+}
+
+/* "restoring": the source learns when its request arrived, which bounds our deadline for it
+ * (timeouts.h, 1.).  Lost or not, the restore goes on. */
+static void send_restoring(struct dst_session *s)
+{
+	struct mig_err *e = NULL;
+	cJSON *m = proto_msg("restoring");
+	if (dst_send(s, m, &e) < 0)
+		mig_err_free(&e);
+	cJSON_Delete(m);
+}
+
 static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
@@ -261,12 +308,26 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	enum technique t;
 	struct criu_opts opts;
 	const char *name = req_name(req, &e);
-	if (!name || req_technique(req, &t, &e) < 0 || req_criu_opts(req, &opts, &e) < 0)
+	long long deadline = 0;
+	if (!name || req_technique(req, &t, &e) < 0 || req_criu_opts(req, &opts, &e) < 0 ||
+	    proto_get_count(req, "deadline_ms", RESTORE_DEADLINE_MAX_MS, &deadline, 1, &e) < 0)
 		return reply_err(&e);
+	/* From now on this copy has a deadline: the source stops waiting then and restores its
+	 * own copy a margin later (timeouts.h, 1.). */
+	s->restore_deadline_ms = proc_now_ms() + deadline;
 	if (strcmp(s->report.container, name))
 		report_init(&s->report, "destination", name, technique_name(t));
 	report_criu_opts(s, &opts);
 	s->restore_tried = 1;
+	s->state = ST_DONE; /* until the restore has succeeded */
+	/* A SIGTERM from here on lets the exchange finish (restore, reply, commit: bounded by
+	 * the deadline); the server SIGKILLs only after HANDLER_STOP_GRACE_MS. */
+	s->conn->uninterruptible = 1;
+	send_restoring(s);
+	if (!s->conn->alive(s->conn)) {
+		mig_err_set(&e, 0, "the source hung up before the restore began");
+		return refuse_restore(s, &e);
+	}
 	/* The check removed a container to replace; here one is a conflict. */
 	if (check_lazy_support(d, t, &e) < 0 || target_check(d, name, 0, &s->lock_fd, &b, &e) < 0)
 		return refuse_restore(s, &e);
@@ -277,8 +338,16 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	keep_bundle(s, &b);
 	struct runc_ctx rc;
 	char conf[PATH_MAX];
+	long long left = s->restore_deadline_ms - proc_now_ms();
+	if (left <= 0) {
+		mig_err_set(&e, 0, "the source's deadline passed before the restore began");
+		return refuse_restore(s, &e);
+	}
 	if (restore_ctx(d, &opts, &rc, conf, sizeof(conf), &e) < 0)
 		return refuse_restore(s, &e);
+	/* Never past the source's deadline: it restores its own copy after it. */
+	if (left < rc.timeout_ms)
+		rc.timeout_ms = (int)left;
 	long long t0 = proc_now_ms();
 	int lazy = technique_lazy(t);
 	int r =
@@ -297,6 +366,7 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 		return refuse_restore(s, &e);
 	}
 	s->report.ok = 1;
+	s->state = ST_RESTORED;
 	return restore_reply(s);
 }
 
@@ -305,10 +375,7 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 static cJSON *do_file(struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
-	if (s->bundle.fd < 0) {
-		s->broken = 1;
-		return proto_reply("file before a successful check");
-	}
+	s->state = ST_RECEIVING;
 	if (stream_rx_file(&s->rx, s->conn, req, s->bundle.fd, "image", &e) == 0)
 		return NULL;
 	s->broken = 1;
@@ -317,9 +384,8 @@ static cJSON *do_file(struct dst_session *s, const cJSON *req)
 
 static cJSON *do_commit(struct dst_session *s)
 {
-	if (!s->report.ok)
-		return proto_reply("commit without a successful restore");
 	s->committed = 1;
+	s->state = ST_DONE;
 	return proto_reply(NULL);
 }
 
@@ -328,11 +394,49 @@ static int authenticate(struct dst_ctx *d, struct dst_session *s, cJSON *req, st
 {
 	if (!d->auth_on)
 		return 0;
-	if (!s->nonce[0])
+	if (!s->keyed)
 		return mig_err_set(err, 0,
 				   "authentication required: say hello first (it gives the nonce "
 				   "requests are signed with)");
-	return auth_verify(req, d->token, s->nonce, &s->next_seq, err);
+	return auth_verify(&s->keys, AUTH_REQUEST, req, err);
+}
+
+/* The states each request is accepted in (session.h). */
+static const struct {
+	const char *type;
+	unsigned states; /* 1 << enum dst_state */
+	int names;	 /* must name the session's container once there is one */
+} allowed[] = {
+    {"doctor", 1u << ST_HELLO, 0},
+    {"check", 1u << ST_HELLO | 1u << ST_CHECKED, 1},
+    {"file", 1u << ST_CHECKED | 1u << ST_RECEIVING, 0},
+    {"restore", 1u << ST_CHECKED | 1u << ST_RECEIVING, 1},
+    {"commit", 1u << ST_RESTORED, 1},
+};
+
+static const char *const state_names[] = {"new",       "hello",	   "checked",
+					  "receiving", "restored", "done"};
+
+/* Whether req fits the session's state and container; else the connection ends. */
+static int fits_state(const struct dst_session *s, const char *type, const cJSON *req,
+		      struct mig_err **err)
+{
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		if (strcmp(type, allowed[i].type))
+			continue;
+		if (!(allowed[i].states & 1u << s->state))
+			return mig_err_set(err, 0, "'%s' does not fit this connection's state (%s)",
+					   type, state_names[s->state]);
+		const char *name = proto_get_str(req, "name", 0, NULL);
+		if (allowed[i].names && s->name[0] && (!name || strcmp(name, s->name)))
+			return mig_err_set(
+			    err, 0,
+			    "this connection migrates %s: '%s' for another container "
+			    "is refused (one container per connection)",
+			    s->name, type);
+		return 0;
+	}
+	return 1;
 }
 
 cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
@@ -340,14 +444,23 @@ cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 	const char *type = proto_get_str(req, "type", 0, NULL);
 	if (!type)
 		return proto_reply("field 'type' missing or not a string");
-	if (!strcmp(type, "hello"))
-		return do_hello(d, s);
+	if (!strcmp(type, "hello")) {
+		if (s->state == ST_NEW)
+			return do_hello(d, s, req);
+		s->broken = 1;
+		return proto_reply("one hello per connection");
+	}
 	struct mig_err *e = NULL;
 	if (authenticate(d, s, req, &e) < 0) {
 		s->auth_failed = 1;
 		return reply_err(&e);
 	}
 	s->trusted = 1;
+	int fit = fits_state(s, type, req, &e);
+	if (fit < 0) {
+		s->broken = 1;
+		return reply_err(&e);
+	}
 	if (!strcmp(type, "file"))
 		return do_file(s, req);
 	if (!strcmp(type, "check"))

@@ -1,4 +1,5 @@
 /* migrate-src's command line (cli.h). */
+#include "auth.h"
 #include "cli.h"
 
 #include "text.h"
@@ -46,8 +47,11 @@ void cli_src_usage(FILE *out)
 	    "Options:\n"
 	    "  -t, --technique T      cold|pre-copy|post-copy|hybrid (default cold)\n"
 	    "  -b, --base-dir DIR     bundles are DIR/CONTAINER (default %s)\n"
-	    "  -p, --port PORT        migrate-dst's control port (default %d)\n"
-	    "      --direct           reach the control port over plain TCP, not through SSH\n"
+	    "      --socket PATH      migrate-dst's control socket on DEST, reached through SSH\n"
+	    "                         (default %s)\n"
+	    "  -p, --port PORT        use migrate-dst's TCP port instead (migrate-dst -p), through\n"
+	    "                         SSH (default port %d)\n"
+	    "      --direct           reach that TCP port over plain TCP, not through SSH\n"
 	    "      --ssh-port PORT    SSH port of DEST (default 22)\n"
 	    "      --ssh-user USER    SSH user on DEST (default root)\n"
 	    "  -i, --identity FILE    SSH private key (default: agent and ~/.ssh/id_*)\n"
@@ -62,7 +66,11 @@ void cli_src_usage(FILE *out)
 	    "      --page-server-port PORT  page server port (default %d)\n"
 	    "      --no-sysctl        post-copy/hybrid: refuse instead of raising fs.pipe-max-size\n"
 	    "      --criu PATH        criu binary (default criu)\n"
-	    "      --token-file FILE  the destination's token (with --direct; else read over SSH)\n"
+	    "      --token-file FILE  a local copy of the destination's token (needed with\n"
+	    "                         --direct; else it is read over SSH)\n"
+	    "      --dst-token-file PATH  where DEST keeps its token (default %s)\n"
+	    "      --insecure         accept a destination that authenticates nothing\n"
+	    "                         (migrate-dst --insecure)\n"
 	    "      --timeout SECS     limit for each runc/CRIU step (default %d)\n"
 	    "      --transfer HOW     the image in the downtime: stream (through the control\n"
 	    "                         channel, no extra round trips; default) or rsync\n"
@@ -107,11 +115,13 @@ void cli_src_usage(FILE *out)
 	    "\n"
 	    "Set CRIU_FAULT=130 in the environment on hosts where CRIU's dump hangs (no hardware\n"
 	    "breakpoints, as in some VMs); see docs/troubleshooting.md.\n",
-	    DEFAULT_BASE_DIR, DEFAULT_PORT, DEFAULT_PAGE_SERVER_PORT, DEFAULT_TIMEOUT_S);
+	    DEFAULT_BASE_DIR, DEFAULT_SOCKET, DEFAULT_PORT, DEFAULT_PAGE_SERVER_PORT,
+	    DEFAULT_TOKEN_FILE, DEFAULT_TIMEOUT_S);
 }
 
 enum {
 	OPT_SSH_PORT = MIG_OPT_FIRST_OWN,
+	OPT_DST_TOKEN_FILE,
 	OPT_SSH_USER,
 	OPT_KNOWN_HOSTS,
 	OPT_DIRECT,
@@ -204,6 +214,7 @@ static const struct option src_lopts[] = {
     {"ssh-user", required_argument, NULL, OPT_SSH_USER},
     {"known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS},
     {"direct", no_argument, NULL, OPT_DIRECT},
+    {"dst-token-file", required_argument, NULL, OPT_DST_TOKEN_FILE},
     {"no-rootfs-sync", no_argument, NULL, OPT_NO_ROOTFS_SYNC},
     {"pre-dumps", required_argument, NULL, OPT_PRE_DUMPS},
     {"converge", required_argument, NULL, OPT_CONVERGE},
@@ -244,6 +255,8 @@ static void src_defaults(struct src_cli *o)
 	p->what.base_dir = DEFAULT_BASE_DIR;
 	p->what.sync_rootfs = 1;
 	p->where.control_port = DEFAULT_PORT;
+	p->where.socket = DEFAULT_SOCKET;
+	p->where.dst_token_file = DEFAULT_TOKEN_FILE;
 	p->where.ssh.port = 22;
 	p->where.ssh.user = "root";
 	p->how.pre_dumps = 1;
@@ -271,6 +284,10 @@ static const char **string_option(struct plan *p, int c)
 		return &p->where.ssh.known_hosts;
 	case MIG_OPT_TOKEN_FILE:
 		return &p->where.token_file;
+	case MIG_OPT_SOCKET:
+		return &p->where.socket;
+	case OPT_DST_TOKEN_FILE:
+		return &p->where.dst_token_file;
 	case MIG_OPT_RUNC:
 		return &p->tools.runc.runc;
 	case MIG_OPT_RUNC_ROOT:
@@ -299,6 +316,8 @@ static int *flag_option(struct src_cli *o, int c, int *value)
 		return &p->out.json;
 	case OPT_DIRECT:
 		return &p->where.direct;
+	case MIG_OPT_INSECURE:
+		return &p->where.insecure;
 	case OPT_NO_SYSCTL:
 		return &p->how.no_sysctl;
 	case OPT_REPLACE:
@@ -384,6 +403,7 @@ static int int_option(struct plan *p, int c, const char *arg, struct mig_err **e
 		if (mig_parse_int(arg, io->lo, io->hi, int_target(p, c)) < 0)
 			return mig_err_set(err, 0, "bad %s '%s' (%d-%d)", io->what, arg, io->lo,
 					   io->hi);
+		p->where.use_port |= c == 'p';
 		return 0;
 	}
 	return 1;
@@ -512,6 +532,12 @@ int cli_parse_src(int argc, char **argv, struct src_cli *o, FILE *out, struct mi
 	p->tools.runc.criu = strcmp(p->tools.criu, "criu") ? p->tools.criu : NULL;
 	p->tools.runc.timeout_ms = p->limits.step_s * 1000;
 	p->out.progress = !o->no_progress && p->out.verbose >= 0;
+	/* Both become operands on DEST: the socket a channel's target, the token file cat's. */
+	if (!text_valid_abs_path(p->where.socket) || !text_valid_abs_path(p->where.dst_token_file))
+		return mig_err_set(err, 0,
+				   "bad --socket or --dst-token-file (absolute paths of "
+				   "[A-Za-z0-9._/+-])");
+	p->where.use_port |= p->where.direct;
 	if (p->loop.back_host && !text_valid_host(p->loop.back_host))
 		return mig_err_set(err, 0, "bad --back-host '%s' (not starting with '-')",
 				   p->loop.back_host);

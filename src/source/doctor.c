@@ -44,9 +44,15 @@ static void connect_steps(struct ctl_session *s, const struct plan *p, struct do
 		return;
 	}
 	l->auth_on = s->auth_on;
-	l->control_detail = mig_strdup_printf(
-	    "migrate-dst %s on port %d%s, base dir %s", or_unknown(s->dst_version),
-	    p->where.control_port, p->where.direct ? " (plain TCP)" : " through SSH", s->base_dir);
+	char where[300];
+	if (p->where.use_port)
+		snprintf(where, sizeof(where), "on port %d%s", p->where.control_port,
+			 p->where.direct ? " (plain TCP)" : " through SSH");
+	else
+		snprintf(where, sizeof(where), "on the socket %s through SSH", p->where.socket);
+	l->control_detail =
+	    mig_strdup_printf("migrate-dst %s %s, base dir %s%s", or_unknown(s->dst_version), where,
+			      s->base_dir, s->auth_on ? "" : " (it authenticates nothing)");
 }
 
 /* The destination's answer to the doctor request sent earlier. */
@@ -54,7 +60,7 @@ static int receive_facts(struct ctl_session *s, int hang_ms, struct host_facts *
 			 struct doctor_link *l)
 {
 	struct mig_err *e = NULL;
-	cJSON *rep = proto_recv(s->ctl, DOCTOR_REPLY_MS(hang_ms), &e);
+	cJSON *rep = session_recv(s, DOCTOR_REPLY_MS(hang_ms), &e);
 	if (!rep) {
 		l->dst_detail =
 		    mig_strdup_printf("no answer to the doctor request: %s", mig_err_msg(e));
@@ -162,8 +168,7 @@ static int ask_destination(struct ctl_session *s, const struct plan *p, int hang
 		return -1;
 	}
 	cJSON *req = facts_request(p->what.container, hang_ms);
-	session_sign(s, req);
-	int r = proto_send(s->ctl, req, &e);
+	int r = session_send(s, req, &e);
 	if (r < 0)
 		l->dst_detail = mig_err_take(&e);
 	cJSON_Delete(req);

@@ -161,41 +161,82 @@ static cJSON *restore_request(struct migration *m)
 	return req;
 }
 
-/* Sends the image (unless rsync took it) and the restore request.  A handler that died
- * (migrate-dst killed) was asked for nothing yet: safe to roll back. */
-static int send_restore(struct migration *m, struct mig_err **err)
+/* Sends the image (unless rsync took it) and the restore request with our deadline for
+ * its reply.  A handler that died (migrate-dst killed) was asked for nothing yet: safe to
+ * roll back. */
+static int send_restore(struct migration *m, long long deadline_ms, int *asked,
+			struct mig_err **err)
 {
+	*asked = 0;
 	if (!m->sess.ctl->alive(m->sess.ctl))
 		return mig_err_set(err, 0,
 				   "the control connection to migrate-dst closed before the "
 				   "restore request (was migrate-dst stopped?)");
 	cJSON *req = restore_request(m);
+	cJSON_AddNumberToObject(req, "deadline_ms", (double)deadline_ms);
 	/* A stop asked while the image streamed: the restore is not asked for. */
 	int r = (!m->p->how.transfer_rsync && stream_image(m, req, err) < 0) || check_stop(err) < 0
 		    ? -1
 		    : 0;
 	if (r == 0) {
-		session_sign(&m->sess, req);
-		if ((r = proto_send(m->sess.ctl, req, err)) < 0)
+		/* From here on the destination may restore: the exchange is finished (bounded by
+		 * the deadline), not cut short by a signal; a rollback would wait for the
+		 * deadline anyway. */
+		m->sess.ctl->uninterruptible = 1;
+		*asked = 1;
+		if ((r = session_send(&m->sess, req, err)) < 0)
 			mig_err_wrap(err, "restore request");
 	}
 	cJSON_Delete(req);
 	return r;
 }
 
+/* The reply to the restore request, after the destination's "restoring" (which tells when
+ * it read the request: its deadline follows from it, timeouts.h 1. and 2.).  *safe_at is
+ * when a copy the destination may have made is surely gone. */
+static cJSON *await_restore_reply(struct migration *m, long long t0, long long d,
+				  long long *safe_at, struct mig_err **err)
+{
+	const long long bound = d + COMMIT_GRACE_MS + ROLLBACK_MARGIN_MS;
+	*safe_at = t0 + RESTORING_WAIT_MS + bound;
+	cJSON *msg = session_recv(&m->sess, RESTORING_WAIT_MS, err);
+	const char *type = msg ? proto_get_str(msg, "type", 0, NULL) : NULL;
+	if (!type || strcmp(type, "restoring"))
+		return msg; /* a refusal comes at once, as the reply */
+	cJSON_Delete(msg);
+	long long now = proc_now_ms();
+	*safe_at = now + bound;
+	long long left = t0 + d - now;
+	if (left <= 0) {
+		mig_err_set_status(err, MIG_TIMEOUT, "timed out");
+		return NULL;
+	}
+	return session_recv(&m->sess, (int)left, err);
+}
+
 /* Asks the destination to restore.  *unknown is set when the connection broke after the
  * request: a destination handler that died leaves its runc restore running, so the
- * container may or may not run there.  (When we stop waiting ourselves, the handler
- * notices our hang-up and stops the restore: *unknown stays 0; timeouts.h, 1.) */
-static int request_restore(struct migration *m, int *unknown, struct mig_err **err)
+ * container may or may not run there.  When we stop waiting ourselves (a timeout, a
+ * signal), *safe_at says when our own copy may be restored (timeouts.h, 2.). */
+static int request_restore(struct migration *m, int *unknown, long long *safe_at,
+			   struct mig_err **err)
 {
 	*unknown = 0;
-	if (send_restore(m, err) < 0)
+	long long d = m->p->tools.runc.timeout_ms + RESTORE_REPLY_MARGIN_MS;
+	long long t0 = proc_now_ms();
+	*safe_at = t0;
+	int asked = 0;
+	if (send_restore(m, d, &asked, err) < 0) {
+		/* Sent in part or whole: the destination may have it. */
+		if (asked)
+			*safe_at =
+			    t0 + RESTORING_WAIT_MS + d + COMMIT_GRACE_MS + ROLLBACK_MARGIN_MS;
 		return -1;
-	int wait_ms = m->p->tools.runc.timeout_ms + RESTORE_REPLY_MARGIN_MS;
-	cJSON *rep = proto_recv(m->sess.ctl, wait_ms, err);
+	}
+	cJSON *rep = await_restore_reply(m, t0, d, safe_at, err);
 	if (!rep) {
-		*unknown = mig_err_status(*err) != MIG_TIMEOUT;
+		enum mig_status st = mig_err_status(*err);
+		*unknown = st != MIG_TIMEOUT && st != MIG_STOPPED;
 		return mig_err_wrap(err, "no answer to the restore request");
 	}
 	int ok = 0;
@@ -203,6 +244,7 @@ static int request_restore(struct migration *m, int *unknown, struct mig_err **e
 	if (!ok) {
 		const char *why = proto_get_str(rep, "error", 0, NULL);
 		mig_err_set(err, 0, "%s", why ? why : "destination refused the restore");
+		*safe_at = proc_now_ms(); /* it says it has no copy, and proved the token */
 	} else {
 		take_restore_reply(m, rep);
 	}
@@ -217,13 +259,14 @@ static int commit(struct migration *m, int *unknown, struct mig_err **err)
 {
 	cJSON *req = proto_msg("commit");
 	cJSON_AddStringToObject(req, "name", m->p->what.container);
-	session_sign(&m->sess, req);
 	*unknown = 1;
-	int r = proto_send(m->sess.ctl, req, err);
+	/* Once the destination runs it, finishing the commit is the way to one copy: a
+	 * SIGINT now does not cut it short (send_restore made the channel so). */
+	int r = session_send(&m->sess, req, err);
 	cJSON_Delete(req);
 	if (r < 0)
 		return mig_err_wrap(err, "commit");
-	cJSON *rep = proto_recv(m->sess.ctl, CONTROL_REPLY_MS, err);
+	cJSON *rep = session_recv(&m->sess, CONTROL_REPLY_MS, err);
 	if (!rep)
 		return mig_err_wrap(err, "no answer to the commit");
 	*unknown = 0;
@@ -248,13 +291,15 @@ int freeze_and_move(struct migration *m)
 		return rollback(m, &e);
 	/* Without an answer the source gives up and restores its own copy: the destination
 	 * stops its restore when we hang up, or removes the copy we never commit. */
-	int unknown = 0, r = request_restore(m, &unknown, &e);
+	long long safe_at = 0;
+	int unknown = 0, r = request_restore(m, &unknown, &safe_at, &e);
 	if (r == 0)
 		m->r->downtime_ms = proc_now_ms() - t_freeze;
 	if (r < 0 || commit(m, &unknown, &e) < 0) {
 		if (unknown)
 			return unknown_outcome(m, &e);
 		hang_up(m);
+		wait_until_safe(m, safe_at);
 		return rollback(m, &e);
 	}
 	if (mig_lazy(m) && postcopy_finish(m, &e) < 0)

@@ -24,8 +24,18 @@ void loop_back_argv(const struct plan *p, const char *back_host, const char *arg
 	argv[n++] = p->what.base_dir;
 	snprintf(buf, 64, "%d", p->where.control_port);
 	snprintf(buf + 8, 56, "%d", p->limits.step_s);
-	argv[n++] = "-p";
-	argv[n++] = buf;
+	/* The same way to reach migrate-dst and its token as ours, unless --back-opt says. */
+	if (p->where.use_port) {
+		argv[n++] = "-p";
+		argv[n++] = buf;
+	} else {
+		argv[n++] = "--socket";
+		argv[n++] = p->where.socket;
+	}
+	argv[n++] = "--dst-token-file";
+	argv[n++] = p->where.dst_token_file;
+	if (p->where.insecure)
+		argv[n++] = "--insecure";
 	argv[n++] = "--timeout";
 	argv[n++] = buf + 8;
 	argv[n++] = "--compress";

@@ -19,10 +19,16 @@ struct plan {
 	} what;
 	/* where to */
 	struct {
-		struct ssh_target ssh;	/* DEST, and how to log in there */
-		int control_port;	/* migrate-dst's */
-		int direct;		/* the control channel over plain TCP, not through SSH */
-		const char *token_file; /* NULL: the destination's is read over SSH */
+		struct ssh_target ssh; /* DEST, and how to log in there */
+		/* The control channel: migrate-dst's Unix socket through SSH (default), its TCP
+		 * port through SSH (use_port, -p), or that port over plain TCP (direct). */
+		const char *socket;
+		int control_port;
+		int use_port;
+		int direct;
+		const char *token_file;	    /* a local copy of the token; NULL: read over SSH */
+		const char *dst_token_file; /* where the token is on DEST (read over SSH) */
+		int insecure;		    /* accept a destination that authenticates nothing */
 	} where;
 	/* how */
 	struct {

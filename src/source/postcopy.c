@@ -122,7 +122,7 @@ void postcopy_abort(struct migration *m)
 int postcopy_finish(struct migration *m, struct mig_err **err)
 {
 	long long t0 = proc_now_ms();
-	cJSON *msg = proto_recv(m->sess.ctl, LAZY_FACTOR * m->p->tools.runc.timeout_ms, err);
+	cJSON *msg = session_recv(&m->sess, LAZY_FACTOR * m->p->tools.runc.timeout_ms, err);
 	int ok = 0;
 	if (msg) {
 		long long v;

@@ -192,8 +192,7 @@ static int hello_and_check(struct migration *m, struct mig_err **err)
 	if (p->how.sync_bundle)
 		cJSON_AddBoolToObject(req, "sync_bundle", 1);
 	add_container_facts(m, req);
-	session_sign(cs, req);
-	cJSON *rep = proto_call(cs->ctl, req, CONTROL_REPLY_MS, err);
+	cJSON *rep = session_call(cs, req, CONTROL_REPLY_MS, err);
 	cJSON_Delete(req);
 	if (rep)
 		proto_get_bool(rep, "send_bundle", &m->send_bundle, 0, NULL);

@@ -1,6 +1,8 @@
 /* What a failure after the checkpoint does (technique.h): the container must end up running
  * on exactly one host, or the message must say where it and its image are. */
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "criu.h"
 #include "log.h"
@@ -129,9 +131,32 @@ int lazy_failed(struct migration *m, struct mig_err **cause)
 					runc_status_name(st), m->p->where.ssh.host));
 }
 
+/* A reset, not a close: the kernel drops what it has not delivered, so the restore request
+ * cannot reach the destination later (after a partition heals), and the destination sees
+ * the hang-up at once when the link works (timeouts.h, 2.). */
+static void reset_on_close(int fd)
+{
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
 void hang_up(struct migration *m)
 {
-	if (m->sess.ctl)
-		m->sess.ctl->close(m->sess.ctl);
-	m->sess.ctl = NULL;
+	reset_on_close(m->sess.ctl ? conn_fd(m->sess.ctl) : -1);
+	reset_on_close(m->sess.ssh ? mig_ssh_fd(m->sess.ssh) : -1);
+	session_close(&m->sess);
+}
+
+void wait_until_safe(struct migration *m, long long safe_at)
+{
+	long long left = safe_at - proc_now_ms();
+	if (left <= 0)
+		return;
+	log_info("waiting %lld s before restoring %s here: until then %s may still hold a copy it "
+		 "will remove (docs/protocol.md, \"Never two copies\")",
+		 (left + 999) / 1000, m->p->what.container, m->p->where.ssh.host);
+	/* Not cut short by a signal: restoring earlier could make two copies. */
+	while ((left = safe_at - proc_now_ms()) > 0)
+		usleep(left > 200 ? 200000 : (useconds_t)left * 1000);
 }

@@ -17,10 +17,11 @@ struct ctl_session {
 	const struct plan *p;
 	struct mig_ssh *ssh; /* NULL with --direct */
 	struct mig_conn *ctl;
-	int auth_on; /* the destination authenticates requests */
+	int auth_on; /* the destination proved the token: every message both ways is MACed */
+	int have_token;
 	char token[AUTH_HEX];
-	char nonce[AUTH_HEX];
-	unsigned long seq;
+	char cnonce[AUTH_HEX]; /* ours, in the hello */
+	struct auth_keys keys;
 	char *base_dir;	   /* the destination's (from hello) */
 	char *dst_version; /* migrate-dst's version (from hello), or NULL */
 };
@@ -30,15 +31,27 @@ void session_init(struct ctl_session *s, const struct plan *p);
 /* Connects and authenticates over SSH (host key checked).  Nothing to do with --direct. */
 int session_ssh(struct ctl_session *s, struct mig_err **err);
 
-/* Opens the control channel: through the SSH session, or plain TCP with --direct. */
+/* Opens the control channel: to migrate-dst's Unix socket or (-p) TCP port through the SSH
+ * session, or plain TCP with --direct. */
 int session_control(struct ctl_session *s, struct mig_err **err);
 
-/* hello; then, when the destination authenticates requests, its token: from --token-file,
- * or read as root over the SSH session. */
+/* The token (--token-file, or read as root over SSH from --dst-token-file), then hello with
+ * a fresh nonce: the reply must prove the token (auth.h) before anything in it is used; a
+ * destination that authenticates nothing is refused unless --insecure. */
 int session_hello(struct ctl_session *s, struct mig_err **err);
 
-/* Adds "seq" and "auth" to req when the destination authenticates requests. */
+/* Adds "seq" and "mac" to req when the destination authenticates. */
 void session_sign(struct ctl_session *s, cJSON *req);
+
+/* Signs and sends req. */
+int session_send(struct ctl_session *s, cJSON *req, struct mig_err **err);
+
+/* The destination's next message within timeout_ms, its MAC checked (replies and lazy_done
+ * alike: one numbered sequence). */
+cJSON *session_recv(struct ctl_session *s, int timeout_ms, struct mig_err **err);
+
+/* session_send, session_recv, and a reply with "ok": false as an error carrying its text. */
+cJSON *session_call(struct ctl_session *s, cJSON *req, int timeout_ms, struct mig_err **err);
 
 void session_close(struct ctl_session *s);
 

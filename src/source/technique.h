@@ -93,7 +93,11 @@ int rollback(struct migration *m, struct mig_err **cause);
 int unknown_outcome(struct migration *m, struct mig_err **cause);
 /* Post-copy: the pages did not all reach the destination after its restore. */
 int lazy_failed(struct migration *m, struct mig_err **cause);
-/* Closes the control channel, which tells the destination to stop its restore. */
+/* Resets the control channel and the SSH connection: the destination stops its restore
+ * when it sees that, and no request of ours can reach it afterwards. */
 void hang_up(struct migration *m);
+/* Waits (not cut short by signals) until safe_at, when the destination's bound for a copy
+ * it may have made has passed (timeouts.h, 2.). */
+void wait_until_safe(struct migration *m, long long safe_at);
 
 #endif

@@ -24,8 +24,8 @@ teardown() {
 # migrate-src with the options every test needs; extra args first.
 src() {
 	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
-		--ssh-port "$SSHD_PORT" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
-		-p "$DST_PORT" "$@"
+		--ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
+		--socket "$DST_SOCKET" "$@"
 }
 
 @test "cold migration through SSH moves image and rootfs, runc argv right on both sides" {
@@ -37,7 +37,7 @@ src() {
 	grep -qx -- "--root $SRC_ROOT checkpoint --image-path $SRC_BASE/c1/image c1" "$SRC_ROOT/argv.log"
 	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
 	# Destination: restore -d from its own base dir; container running.
-	grep -qx -- "--root $DST_ROOT restore -d --image-path $DST_BASE/c1/image --work-path $DST_BASE/c1/work --bundle $DST_BASE/c1 c1" "$DST_ROOT/argv.log"
+	grep -Eqx -- "--root $DST_ROOT --log /proc/self/fd/[0-9]+ restore -d --image-path $DST_BASE/c1/image --work-path $DST_BASE/c1/work --bundle $DST_BASE/c1 c1" "$DST_ROOT/argv.log"
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
 	# The image arrived whole, and so did the file written into the rootfs.
 	cmp "$SRC_BASE/c1/image/pages-1.img" "$DST_BASE/c1/image/pages-1.img"
@@ -81,12 +81,12 @@ src() {
 }
 
 @test "--direct reaches migrate-dst over plain TCP, proving the token it is given" {
-	src --direct c1 127.0.0.1
+	src --direct -p "$DST_PORT" c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"with --direct give --token-file (a copy of 127.0.0.1:$DST_TOKEN, mode 0600)"* ]]
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
-	src --direct --token-file "$DST_TOKEN" --json c1 127.0.0.1
+	src --direct -p "$DST_PORT" --token-file "$DST_TOKEN" --json c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
@@ -95,13 +95,13 @@ src() {
 @test "a wrong token is refused before the container is touched" {
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/wrong-token"
 	chmod 600 "$TEST_TMP/wrong-token"
-	src --direct --token-file "$TEST_TMP/wrong-token" c1 127.0.0.1
+	src --direct -p "$DST_PORT" --token-file "$TEST_TMP/wrong-token" c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"authentication failed (wrong token)"* ]]
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
 	chmod 644 "$TEST_TMP/wrong-token"
-	src --direct --token-file "$TEST_TMP/wrong-token" c1 127.0.0.1
+	src --direct -p "$DST_PORT" --token-file "$TEST_TMP/wrong-token" c1 127.0.0.1
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"readable or writable by others (mode 0644)"*"chmod 600"* ]]
 }
@@ -217,8 +217,8 @@ src() {
 @test "unknown SSH host key: refused before touching the container" {
 	: >"$TEST_TMP/empty_known_hosts"
 	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
-		--ssh-port "$SSHD_PORT" -i "$SSH_KEY" --known-hosts "$TEST_TMP/empty_known_hosts" \
-		-p "$DST_PORT" c1 127.0.0.1
+		--ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} -i "$SSH_KEY" --known-hosts "$TEST_TMP/empty_known_hosts" \
+		--socket "$DST_SOCKET" c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"host key not known"* ]]

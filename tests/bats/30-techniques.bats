@@ -31,8 +31,8 @@ teardown() {
 
 src() {
 	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
-		--criu "$FAKE_CRIU" --ssh-port "$SSHD_PORT" -i "$SSH_KEY" \
-		--known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" --page-server-port "$PS_PORT" "$@"
+		--criu "$FAKE_CRIU" --ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} -i "$SSH_KEY" \
+		--known-hosts "$SSH_KNOWN_HOSTS" --socket "$DST_SOCKET" --page-server-port "$PS_PORT" "$@"
 }
 
 ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }

@@ -34,9 +34,10 @@ start_dst() {
 	env FAKE_CRIU_DIR="$DST_CRIU_DIR" TMPDIR="$DST_TMP" "$@" \
 		"$MIGRATE_DST" -b "$DST_BASE" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT" \
 		--criu "$FAKE_CRIU" --token-file "$TEST_TMP/dst-token" -p 0 \
-		</dev/null >"$TEST_TMP/dst.log" 2>&1 3>&- &
+		--socket "$TEST_TMP/ctl.sock" </dev/null >"$TEST_TMP/dst.log" 2>&1 3>&- &
 	DST_PID=$!
 	DST_TOKEN=$TEST_TMP/dst-token
+	DST_SOCKET=$TEST_TMP/ctl.sock
 	wait_for_line "$TEST_TMP/dst.log" 'listening on' 5
 	DST_PORT=$(grep -Eo 'listening on [^ ]*:[0-9]+' "$TEST_TMP/dst.log" | head -n 1)
 	DST_PORT=${DST_PORT##*:}
@@ -44,8 +45,8 @@ start_dst() {
 
 check() {
 	run env TMPDIR="$SRC_TMP" "$MIGRATE_SRC" --check -b "$SRC_BASE" --runc "$FAKE_RUNC" \
-		--runc-root "$SRC_ROOT" --criu "$FAKE_CRIU" --ssh-port "$SSHD_PORT" -i "$SSH_KEY" \
-		--known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" "$@"
+		--runc-root "$SRC_ROOT" --criu "$FAKE_CRIU" --ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} -i "$SSH_KEY" \
+		--known-hosts "$SSH_KNOWN_HOSTS" --socket "$DST_SOCKET" "$@"
 	echo "$output"
 }
 
@@ -77,7 +78,7 @@ line() {
 	line destination "container name" OK "no container named c1 there"
 	line destination "feature uffd-noncoop" OK supported
 	line link ssh OK "root@127.0.0.1:$SSHD_PORT: host key known"
-	line link control OK "migrate-dst [0-9.]+ on port $DST_PORT through SSH"
+	line link control OK "migrate-dst [0-9.]+ on the socket $DST_SOCKET through SSH"
 	line link "rsync over ssh" OK "works \(dry run of the rootfs sync"
 	line both "criu versions" OK "4.1.1-fake on both"
 	line both "runc versions" OK "1.1.15-fake on both"
@@ -196,7 +197,8 @@ line() {
 	done
 	grep -q "^dump -t [0-9]* -D $SRC_TMP/migrate-doctor\." "$FAKE_CRIU_DIR/argv.log"
 	grep -q "^dump -t [0-9]* -D $DST_TMP/migrate-doctor\." "$DST_CRIU_DIR/argv.log"
-	[ -z "$(ls -A "$SRC_TMP")" ] && [ -z "$(ls -A "$DST_TMP")" ]
+	[ -z "$(ls -A "$SRC_TMP")" ]
+	[ -z "$(ls -A "$DST_TMP")" ]
 	# The throwaway processes were killed (by the PIDs their hosts started).
 	for pid in $(cut -d' ' -f2 "$FAKE_CRIU_DIR/dump-env.log" "$DST_CRIU_DIR/dump-env.log"); do
 		run _pid_running "$pid"
@@ -253,9 +255,10 @@ line() {
 	line source "criu options" OK "none"
 	# the throwaway processes are gone, their temp dirs too
 	for pid in $(cut -d' ' -f2 "$FAKE_CRIU_DIR/tcp-dump-env.log" "$DST_CRIU_DIR/tcp-dump-env.log"); do
-		! kill -0 "$pid" 2>/dev/null
+		if kill -0 "$pid" 2>/dev/null; then echo "throwaway process $pid still runs"; false; fi
 	done
-	[ -z "$(ls -A "$DST_TMP")" ] && [ -z "$(ls -A "$SRC_TMP")" ]
+	[ -z "$(ls -A "$DST_TMP")" ]
+	[ -z "$(ls -A "$SRC_TMP")" ]
 	check --tcp-established --manage-cgroups-mode soft c1 127.0.0.1
 	line source "criu options" OK "tcp-established,manage-cgroups-mode=soft"
 }
@@ -293,8 +296,8 @@ line() {
 	: >"$TEST_TMP/empty_known_hosts"
 	run env TMPDIR="$SRC_TMP" "$MIGRATE_SRC" --check --no-hang-test -b "$SRC_BASE" \
 		--runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" --criu "$FAKE_CRIU" \
-		--ssh-port "$SSHD_PORT" -i "$SSH_KEY" --known-hosts "$TEST_TMP/empty_known_hosts" \
-		-p "$DST_PORT" c1 127.0.0.1
+		--ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} -i "$SSH_KEY" --known-hosts "$TEST_TMP/empty_known_hosts" \
+		--socket "$DST_SOCKET" c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 2 ]
 	line link ssh FAIL "ssh root@127.0.0.1:$SSHD_PORT: host key not known"
@@ -306,7 +309,7 @@ line() {
 	check --no-hang-test c1 127.0.0.1
 	[ "$status" -eq 2 ]
 	line link ssh OK
-	line link control FAIL "control channel: ssh root@127.0.0.1:$SSHD_PORT: cannot reach 127.0.0.1:$DST_PORT through SSH"
+	line link control FAIL "control channel: ssh root@127.0.0.1:$SSHD_PORT: cannot reach the socket $DST_SOCKET through SSH"
 	line technique cold FAIL "cannot run: control, destination facts \(chosen\)"
 }
 
@@ -332,29 +335,29 @@ EOF2
 }
 
 @test "--direct: the control channel over TCP with --token-file; without it, refused" {
-	check --no-hang-test --direct --token-file "$DST_TOKEN" c1 127.0.0.1
+	check --no-hang-test --direct -p "$DST_PORT" --token-file "$DST_TOKEN" c1 127.0.0.1
 	[ "$status" -eq 0 ]
 	line link control OK "migrate-dst [0-9.]+ on port $DST_PORT \(plain TCP\), base dir $DST_BASE$"
 	[ -z "$(printf '%s\n' "$output" | grep -E '^link +ssh ')" ]
 	[ -z "$(printf '%s\n' "$output" | grep -E '^destination +rsync ')" ]
-	check --no-hang-test --direct c1 127.0.0.1
+	check --no-hang-test --direct -p "$DST_PORT" c1 127.0.0.1
 	[ "$status" -eq 2 ]
-	line link control FAIL "the destination authenticates requests: with --direct give --token-file"
+	line link control FAIL "with --direct give --token-file"
 }
 
 @test "the doctor request on migrate-dst: authenticated, its name checked, its facts" {
-	run "$CTLCAT" 127.0.0.1 "$DST_PORT" '{"v":1,"type":"doctor","name":"c1"}'
+	run "$CTLCAT" 127.0.0.1 "$DST_PORT" '{"v":2,"type":"doctor","name":"c1"}'
 	echo "$output"
 	[[ "$output" == *'"ok":false'*"authentication required"* ]]
-	run "$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":1,"type":"hello"}' \
-		'{"v":1,"type":"doctor","name":"../etc"}'
+	run "$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":2,"type":"hello"}' \
+		'{"v":2,"type":"doctor","name":"../etc"}'
 	echo "$output"
 	[[ "${lines[1]}" == *'"ok":false'*"bad container name"* ]]
-	run "$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":1,"type":"hello"}' \
-		'{"v":1,"type":"doctor","name":"c1","hang_test_ms":"soon"}'
+	run "$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":2,"type":"hello"}' \
+		'{"v":2,"type":"doctor","name":"c1","hang_test_ms":"soon"}'
 	[[ "${lines[1]}" == *'"ok":false'*"hang_test_ms"* ]]
-	run "$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":1,"type":"hello"}' \
-		'{"v":1,"type":"doctor","name":"c1","hang_test_ms":0}'
+	run "$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":2,"type":"hello"}' \
+		'{"v":2,"type":"doctor","name":"c1","hang_test_ms":0}'
 	echo "$output"
 	rep=${lines[1]}
 	[ "$(jq -r .ok <<<"$rep")" = true ]

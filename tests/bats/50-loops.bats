@@ -28,8 +28,8 @@ teardown() {
 
 src() {
 	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
-		--ssh-port "$SSHD_PORT" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
-		-p "$DST_PORT" "$@"
+		--ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
+		--socket "$DST_SOCKET" "$@"
 }
 
 # B's side of the options, for the way back.
@@ -39,6 +39,7 @@ back_opts() {
 		--back-opt=-b --back-opt="$DST_BASE" --back-opt=--runc --back-opt="$FAKE_RUNC" \
 		--back-opt=--runc-root --back-opt="$DST_ROOT" --back-opt=-p --back-opt="$A_PORT" \
 		--back-opt=--ssh-port --back-opt="$SSHD_PORT" --back-opt=-i --back-opt="$SSH_KEY" \
+		--back-opt=--dst-token-file --back-opt="$TEST_TMP/a-token" \
 		--back-opt=--known-hosts --back-opt="$SSH_KNOWN_HOSTS"; do
 		printf '%s\n' "$o"
 	done

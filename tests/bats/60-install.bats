@@ -63,7 +63,8 @@ man_text() { MANWIDTH=300 man -l "$1" 2>/dev/null; }
 	[ "$status" -eq 0 ]
 	local p=$ROOT/usr/local rev
 	for b in migrate-src migrate-dst; do
-		[ -x "$p/bin/$b" ] && [ "$(mode "$p/bin/$b")" = 755 ]
+		[ -x "$p/bin/$b" ]
+		[ "$(mode "$p/bin/$b")" = 755 ]
 		run "$p/bin/$b" --version
 		[ "$status" -eq 0 ]
 		[[ $output =~ ^$b\ [0-9]+\.[0-9]+\.[0-9]+\ \(git\ [0-9a-f]{4,}\)$ ]]
@@ -78,8 +79,10 @@ man_text() { MANWIDTH=300 man -l "$1" 2>/dev/null; }
 	# The unit, its ExecStart at BINDIR; the config dir private (the token lives there).
 	local unit=$p/lib/systemd/system/migrate-dst.service
 	[ "$(mode "$unit")" = 644 ]
-	# shellcheck disable=SC2016 # literally ${LISTEN}: systemd expands it
-	grep -qx 'ExecStart=/usr/local/bin/migrate-dst -l ${LISTEN} -p ${PORT} -b ${BASE_DIR} --token-file ${TOKEN_FILE} $OPTIONS' "$unit"
+	# shellcheck disable=SC2016 # literally ${SOCKET}: systemd expands it
+	grep -qx 'ExecStart=/usr/local/bin/migrate-dst --socket ${SOCKET} -b ${BASE_DIR} --token-file ${TOKEN_FILE} $OPTIONS' "$unit"
+	# systemd makes the socket's directory root's, 0700
+	grep -qx 'RuntimeDirectoryMode=0700' "$unit"
 	grep -qx 'EnvironmentFile=-/etc/migrate-dst/migrate-dst.conf' "$unit"
 	if grep -q '@[A-Z]*@' "$unit"; then false; fi
 	[ "$(mode "$ROOT/etc/migrate-dst")" = 700 ]
@@ -100,7 +103,7 @@ man_text() { MANWIDTH=300 man -l "$1" 2>/dev/null; }
 		set -a
 		. "$conf"
 		# shellcheck disable=SC2086
-		"$MIGRATE_DST" -l "$LISTEN" -p "$PORT" -b "$BASE_DIR" --token-file "$TOKEN_FILE" $OPTIONS --help >/dev/null
+		"$MIGRATE_DST" --socket "$SOCKET" -b "$BASE_DIR" --token-file "$TOKEN_FILE" $OPTIONS --help >/dev/null
 	)
 }
 

@@ -36,7 +36,7 @@ victim_intact() {
 
 # Authenticated requests to migrate-dst; hello's reply is dropped from output and lines.
 actl() {
-	run "$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":1,"type":"hello"}' "$@"
+	run "$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":2,"type":"hello"}' "$@"
 	echo "$output"
 	lines=("${lines[@]:1}")
 	output=$(printf '%s\n' "${lines[@]}")
@@ -48,8 +48,8 @@ dst_up() {
 
 src() {
 	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
-		--ssh-port "$SSHD_PORT" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
-		-p "$DST_PORT" "$@"
+		--ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
+		--socket "$DST_SOCKET" "$@"
 	echo "$output"
 }
 
@@ -63,9 +63,11 @@ set_root_path() {
 	ln -s "$VICTIM" "$DST_BASE/c1/parent"
 	ln -s "$VICTIM/sub" "$DST_BASE/c1/work"
 	dst_up
-	actl '{"v":1,"type":"check","name":"c1"}'
+	actl '{"v":2,"type":"check","name":"c1"}'
 	[[ "${lines[0]}" == *'"ok":true'* ]]
-	[ ! -L "$DST_BASE/c1/image" ] && [ ! -L "$DST_BASE/c1/parent" ] && [ ! -L "$DST_BASE/c1/work" ]
+	[ ! -L "$DST_BASE/c1/image" ]
+	[ ! -L "$DST_BASE/c1/parent" ]
+	[ ! -L "$DST_BASE/c1/work" ]
 	victim_intact
 }
 
@@ -73,13 +75,13 @@ set_root_path() {
 	dst_up
 	mv "$DST_BASE/c1/rootfs" "$TEST_TMP/rootfs-real"
 	ln -s "$VICTIM" "$DST_BASE/c1/rootfs"
-	actl '{"v":1,"type":"check","name":"c1"}'
+	actl '{"v":2,"type":"check","name":"c1"}'
 	[[ "${lines[0]}" == *'"ok":false'*"symbolic link"* ]]
 	rm "$DST_BASE/c1/rootfs"
 	mv "$TEST_TMP/rootfs-real" "$DST_BASE/c1/rootfs"
 	mv "$DST_BASE/c1/config.json" "$TEST_TMP/config.json"
 	ln -s "$TEST_TMP/config.json" "$DST_BASE/c1/config.json"
-	actl '{"v":1,"type":"check","name":"c1"}'
+	actl '{"v":2,"type":"check","name":"c1"}'
 	[[ "${lines[0]}" == *'"ok":false'*"symbolic link"* ]]
 	rm "$DST_BASE/c1/config.json"
 	mv "$TEST_TMP/config.json" "$DST_BASE/c1/config.json"
@@ -87,7 +89,7 @@ set_root_path() {
 		set_root_path "$DST_BASE/c1" "$p"
 		mkdir -p "$DST_BASE/c1/image"
 		echo x >"$DST_BASE/c1/image/keep"
-		actl '{"v":1,"type":"check","name":"c1"}'
+		actl '{"v":2,"type":"check","name":"c1"}'
 		[[ "${lines[0]}" == *'"ok":false'*"root.path '$p' is refused"* ]]
 		[ -f "$DST_BASE/c1/image/keep" ] # nothing was cleared
 	done
@@ -99,10 +101,10 @@ set_root_path() {
 	mkfifo "$DST_BASE/c1/config.json"
 	dst_up
 	SECONDS=0
-	actl '{"v":1,"type":"check","name":"c1"}'
+	actl '{"v":2,"type":"check","name":"c1"}'
 	[[ "${lines[0]}" == *'"ok":false'*"not a regular file"* ]]
 	[ "$SECONDS" -lt 5 ]
-	actl '{"v":1,"type":"check","name":"c1"}'
+	actl '{"v":2,"type":"check","name":"c1"}'
 	[[ "${lines[0]}" == *'"ok":false'* ]]
 }
 
@@ -114,7 +116,7 @@ set_root_path() {
 	mkdir -p "$ns"
 	run unshare -m --propagation private bash -euc '
 		ns=$1 dst=$2 fake=$3 ctlcat=$4
-		mount -t tmpfs -o size=16m ns "$ns"
+		mount -t tmpfs -o size=16m,mode=0700 ns "$ns"
 		awk "{print \$5}" /proc/self/mountinfo | sort -r | while read -r mp; do
 			[ "$mp" = "$ns" ] || mount -o remount,bind,ro "$mp" 2>/dev/null || true
 		done
@@ -125,12 +127,12 @@ set_root_path() {
 		ln -s / "$ns/base/c1/parent"
 		ln -s / "$ns/base/c1/work"
 		"$dst" -p 0 -b "$ns/base" --runc "$fake" --runc-root "$ns/runc" --token-file "$ns/token" \
-			>"$ns/dst.log" 2>&1 &
+			--socket "$ns/ctl.sock" >"$ns/dst.log" 2>&1 &
 		pid=$!
 		for _ in $(seq 50); do grep -q "listening on" "$ns/dst.log" && break; sleep 0.1; done
 		port=$(grep -Eo "listening on [^ ]*:[0-9]+" "$ns/dst.log" | sed "s/.*://")
-		"$ctlcat" --token "$ns/token" 127.0.0.1 "$port" "{\"v\":1,\"type\":\"hello\"}" \
-			"{\"v\":1,\"type\":\"check\",\"name\":\"c1\"}" || true
+		"$ctlcat" --token "$ns/token" 127.0.0.1 "$port" "{\"v\":2,\"type\":\"hello\"}" \
+			"{\"v\":2,\"type\":\"check\",\"name\":\"c1\"}" || true
 		kill "$pid"; wait "$pid" || true
 		cat "$ns/dst.log"
 		for d in image parent work; do [ -L "$ns/base/c1/$d" ] && echo "LINK LEFT: $d"; done
@@ -152,7 +154,8 @@ set_root_path() {
 	ln -s "$VICTIM" "$SRC_BASE/c1/parent"
 	src c1 127.0.0.1
 	[ "$status" -eq 0 ]
-	[ -d "$SRC_BASE/c1/image" ] && [ ! -L "$SRC_BASE/c1/image" ]
+	[ -d "$SRC_BASE/c1/image" ]
+	[ ! -L "$SRC_BASE/c1/image" ]
 	victim_intact
 }
 
@@ -186,9 +189,9 @@ fake_dst() {
 	local bad
 	for bad in '/tmp/x;touch /tmp/pwned-$$ #' 'relative/dir' '/a/../etc' '/a//b' '/x y' \
 		'/$(touch /tmp/pwned)' '-e' ''; do
-		fake_dst "$(jq -cn --arg b "$bad" '{v:1,type:"reply",ok:true,auth:false,base_dir:$b}')"
+		fake_dst "$(jq -cn --arg b "$bad" '{v:2,type:"reply",ok:true,auth:false,base_dir:$b}')"
 		run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
-			--direct -p "$FAKE_PORT" c1 127.0.0.1
+			--direct --insecure -p "$FAKE_PORT" c1 127.0.0.1
 		echo "$output"
 		[ "$status" -eq 2 ]
 		[[ "$output" == *"base dir"*"refusing it"* || "$output" == *"field 'base_dir'"* ]]
@@ -198,20 +201,21 @@ fake_dst() {
 		stop_pid "$FAKE_PID"
 		FAKE_PID=
 	done
-	fake_dst '{"v":1,"type":"reply","ok":true,"auth":false,"base_dir":42}'
-	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" --direct -p "$FAKE_PORT" c1 127.0.0.1
+	fake_dst '{"v":2,"type":"reply","ok":true,"auth":false,"base_dir":42}'
+	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" --direct --insecure -p "$FAKE_PORT" c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 2 ]
-	[ ! -e /tmp/pwned ] && [ ! -e "/tmp/pwned-$$" ]
+	[ ! -e /tmp/pwned ]
+	[ ! -e "/tmp/pwned-$$" ]
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
 }
 
 @test "peer text with terminal escapes is printed escaped" {
 	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
 	# hello refused with ESC sequences (clear the screen, retitle the window) in the text.
-	fake_dst '{"v":1,"type":"reply","ok":false,"error":"boom \u001b[2J\u001b]0;owned\u0007"}'
+	fake_dst '{"v":2,"type":"reply","ok":false,"error":"boom \u001b[2J\u001b]0;owned\u0007"}'
 	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" \
-		--direct -p "$FAKE_PORT" c1 127.0.0.1
+		--direct --insecure -p "$FAKE_PORT" c1 127.0.0.1
 	echo "$output"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *'boom \x1b[2J\x1b]0;owned\x07'* ]]

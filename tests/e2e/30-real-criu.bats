@@ -26,8 +26,8 @@ teardown() {
 }
 
 src() {
-	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" \
-		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" "$@"
+	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} \
+		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" --socket "$DST_SOCKET" "$@"
 }
 
 # The counter file must be 1..N, each line one more than the one before: a restarted shell

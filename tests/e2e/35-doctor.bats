@@ -30,8 +30,8 @@ teardown() {
 }
 
 check() {
-	run "$MIGRATE_SRC" --check -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" \
-		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" "$@"
+	run "$MIGRATE_SRC" --check -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} \
+		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" --socket "$DST_SOCKET" "$@"
 	echo "$output"
 }
 
@@ -62,7 +62,8 @@ assert_consecutive() {
 	line technique cold OK "can run \(chosen\)"
 	# Nothing was dumped from it and it kept running, its counter unbroken.
 	[ "$(runc --root "$SRC_ROOT" state c1 | jq -r .status)" = running ]
-	[ ! -e "$SRC_BASE/c1/image" ] && [ ! -e "$DST_BASE/c1/image" ]
+	[ ! -e "$SRC_BASE/c1/image" ]
+	[ ! -e "$DST_BASE/c1/image" ]
 	[ -z "$(runc --root "$DST_ROOT" list -q)" ]
 	n=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
 	wait_lines "$SRC_BASE/c1/rootfs/counter.log" $((n + 2))
@@ -95,8 +96,8 @@ assert_consecutive() {
 @test "the dump hang test works when our session leader is outside our pid namespace" {
 	command -v unshare >/dev/null || skip "unshare is not installed"
 	run unshare --pid --fork --mount-proc "$MIGRATE_SRC" --check -b "$SRC_BASE" \
-		--runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" -i "$SSH_KEY" \
-		--known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" c1 127.0.0.1
+		--runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} -i "$SSH_KEY" \
+		--known-hosts "$SSH_KNOWN_HOSTS" --socket "$DST_SOCKET" c1 127.0.0.1
 	echo "$output"
 	line source "dump hang test" OK "criu dump (of a test process works without|hangs without) CRIU_FAULT=130"
 	[ "$(runc --root "$SRC_ROOT" state c1 | jq -r .status)" = running ]
@@ -113,8 +114,8 @@ tcp_test_children() {
 }
 
 @test "the TCP test's throwaway process ends with migrate-src, even after SIGKILL" {
-	"$MIGRATE_SRC" --check -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" \
-		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" c1 127.0.0.1 \
+	"$MIGRATE_SRC" --check -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} \
+		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" --socket "$DST_SOCKET" c1 127.0.0.1 \
 		>"$TEST_TMP/check.out" 2>&1 &
 	local pid=$! child=
 	for _ in $(seq 200); do

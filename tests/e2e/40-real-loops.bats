@@ -41,12 +41,13 @@ assert_consecutive() {
 	# B's migrate-src gets CRIU_FAULT=130 too (sshd gives commands a clean environment)
 	printf '#!/bin/sh\nCRIU_FAULT=130 exec %q "$@"\n' "$MIGRATE_SRC" >"$TEST_TMP/back-src"
 	chmod +x "$TEST_TMP/back-src"
-	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" \
-		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" -p "$DST_PORT" \
+	run "$MIGRATE_SRC" -b "$SRC_BASE" --runc-root "$SRC_ROOT" --ssh-port "$SSHD_PORT" ${DST_TOKEN:+--dst-token-file "$DST_TOKEN"} \
+		-i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" --socket "$DST_SOCKET" \
 		--repeat 4 --csv "$TEST_TMP/runs.csv" --json \
 		--back-cmd "$TEST_TMP/back-src" --back-host 127.0.0.1 \
 		--back-opt=-b --back-opt="$DST_BASE" --back-opt=--runc-root --back-opt="$DST_ROOT" \
 		--back-opt=-p --back-opt="$A_PORT" --back-opt=--ssh-port --back-opt="$SSHD_PORT" \
+		--back-opt=--dst-token-file --back-opt="$TEST_TMP/a-token" \
 		--back-opt=-i --back-opt="$SSH_KEY" --back-opt=--known-hosts \
 		--back-opt="$SSH_KNOWN_HOSTS" c1 127.0.0.1
 	echo "$output"

@@ -268,7 +268,20 @@ dst_start() {
 	esac
 	DST_TOKEN=${tok[1]:-}
 	export DST_TOKEN
-	"$MIGRATE_DST" "$@" "${tok[@]}" -p 0 </dev/null >"$log" 2>&1 3>&- &
+	# A control socket of the test's own too (never the real /run/migrate-dst/control.sock).
+	local sock=() a prev=
+	_DST_N=$((${_DST_N:-0} + 1))
+	DST_SOCKET=${TEST_TMP:-$BATS_TEST_TMPDIR}/ctl-$_DST_N.sock
+	for a in "$@"; do
+		[ "$prev" != --socket ] || DST_SOCKET=$a
+		prev=$a
+	done
+	case " $* " in
+	*" --socket "*) ;;
+	*) sock=(--socket "$DST_SOCKET") ;;
+	esac
+	export DST_SOCKET
+	"$MIGRATE_DST" "$@" "${tok[@]}" "${sock[@]}" -p 0 </dev/null >"$log" 2>&1 3>&- &
 	DST_PID=$!
 	_DST_START=$(_pid_start "$DST_PID")
 	DST_PORT=""

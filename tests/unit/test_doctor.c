@@ -454,7 +454,7 @@ static void test_request(void **state)
 	cJSON *req = facts_request("c1", 2500);
 	char *txt = cJSON_PrintUnformatted(req);
 	assert_string_equal(txt,
-			    "{\"v\":1,\"type\":\"doctor\",\"name\":\"c1\",\"hang_test_ms\":2500}");
+			    "{\"v\":2,\"type\":\"doctor\",\"name\":\"c1\",\"hang_test_ms\":2500}");
 	assert_int_equal(parse_req(txt, &o, name, &err), 0);
 	assert_string_equal(name, "c1");
 	assert_int_equal(o.hang_test_ms, 2500);

@@ -96,16 +96,29 @@ static void test_decode_rejects_bad_envelopes(void **state)
 {
 	(void)state;
 	expect_decode_error("not json", "not valid JSON");
-	expect_decode_error("{\"v\":1,\"type\":\"hello\"", "not valid JSON"); /* truncated */
+	expect_decode_error("{\"v\":2,\"type\":\"hello\"", "not valid JSON"); /* truncated */
 	expect_decode_error("[1,2]", "not a JSON object");
 	expect_decode_error("\"hello\"", "not a JSON object");
 	expect_decode_error("{\"type\":\"hello\"}", "'v'");
 	expect_decode_error("{\"v\":\"1\",\"type\":\"hello\"}", "'v'");
-	expect_decode_error("{\"v\":2,\"type\":\"hello\"}", "version");
-	expect_decode_error("{\"v\":1}", "'type'");
-	expect_decode_error("{\"v\":1,\"type\":7}", "'type'");
-	expect_decode_error("{\"v\":1,\"type\":\"\"}", "'type'");
-	expect_decode_error("{\"v\":1,\"type\":\"hello\"} xx", "trailing");
+	expect_decode_error("{\"v\":1,\"type\":\"hello\"}", "version");
+	expect_decode_error("{\"v\":2}", "'type'");
+	expect_decode_error("{\"v\":2,\"type\":7}", "'type'");
+	expect_decode_error("{\"v\":2,\"type\":\"\"}", "'type'");
+	expect_decode_error("{\"v\":2,\"type\":\"hello\"} xx", "trailing");
+	/* a name twice (found by the fuzzer: the MAC covers the text, not one reading of it) */
+	expect_decode_error("{\"v\":2,\"type\":\"check\",\"seq\":1,\"name\":\"c1\",\"seq\":2}",
+			    "'seq' appears twice");
+	expect_decode_error("{\"v\":2,\"type\":\"restore\",\"stream\":{\"files\":1,\"files\":2}}",
+			    "'files' appears twice");
+	expect_decode_error("{\"v\":2,\"type\":\"x\",\"a\":[{\"k\":1,\"k\":1}]}",
+			    "'k' appears twice");
+	char big[16384];
+	size_t n = (size_t)sprintf(big, "{\"v\":2,\"type\":\"x\"");
+	for (int i = 0; i < 600; i++)
+		n += (size_t)sprintf(big + n, ",\"m%d\":0", i);
+	sprintf(big + n, "}");
+	expect_decode_error(big, "more than 512 members");
 }
 
 /* A NUL anywhere (trailing, or inside a string where cJSON would cut the text short) is
@@ -113,8 +126,8 @@ static void test_decode_rejects_bad_envelopes(void **state)
 static void test_decode_rejects_nul_bytes(void **state)
 {
 	(void)state;
-	static const char tail[] = "{\"v\":1,\"type\":\"hello\"}\0\0";
-	static const char inner[] = "{\"v\":1,\"type\":\"hel\0lo\"}";
+	static const char tail[] = "{\"v\":2,\"type\":\"hello\"}\0\0";
+	static const char inner[] = "{\"v\":2,\"type\":\"hel\0lo\"}";
 	const char *cases[] = {tail, inner};
 	size_t lens[] = {sizeof(tail) - 1, sizeof(inner) - 1};
 	for (size_t i = 0; i < 2; i++) {
@@ -130,7 +143,7 @@ static void test_decode_accepts_whitespace_tail(void **state)
 {
 	(void)state;
 	struct mig_err *err = NULL;
-	cJSON *m = decode_str("{\"v\":1,\"type\":\"hello\"}\n", &err);
+	cJSON *m = decode_str("{\"v\":2,\"type\":\"hello\"}\n", &err);
 	assert_non_null(m);
 	cJSON_Delete(m);
 }
@@ -141,7 +154,7 @@ static void test_decode_deep_nesting_does_not_crash(void **state)
 	size_t depth = 5000;
 	char *s = malloc(depth * 2 + 64);
 	size_t n = 0;
-	n += (size_t)sprintf(s, "{\"v\":1,\"type\":\"x\",\"a\":");
+	n += (size_t)sprintf(s, "{\"v\":2,\"type\":\"x\",\"a\":");
 	for (size_t i = 0; i < depth; i++)
 		s[n++] = '[';
 	for (size_t i = 0; i < depth; i++)
@@ -158,7 +171,7 @@ static void test_typed_getters(void **state)
 {
 	(void)state;
 	struct mig_err *err = NULL;
-	cJSON *m = decode_str("{\"v\":1,\"type\":\"t\",\"s\":\"x\",\"n\":5,\"b\":true}", &err);
+	cJSON *m = decode_str("{\"v\":2,\"type\":\"t\",\"s\":\"x\",\"n\":5,\"b\":true}", &err);
 	assert_non_null(m);
 	double d = 0;
 	int b = 0;

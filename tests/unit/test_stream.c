@@ -241,20 +241,20 @@ static void test_refusals(void **state)
 	char dir[128];
 	snprintf(dir, sizeof(dir), "%s/image", tmp);
 	const char *bad[] = {
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"../x\",\"size\":1}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"a/b\",\"size\":1}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\".hidden\",\"size\":1}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":-1}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1.5}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1e15}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1e300}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1,\"mode\":1e300}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":1,\"mode\":-1}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\",\"size\":\"NaN\"}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"x\"}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"parent\",\"link\":\"/etc\"}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"parent\",\"link\":\"../parent/1/../../../x\"}",
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"other\",\"link\":\"../parent/1\"}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"../x\",\"size\":1}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"a/b\",\"size\":1}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\".hidden\",\"size\":1}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"x\",\"size\":-1}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"x\",\"size\":1.5}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"x\",\"size\":1e15}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"x\",\"size\":1e300}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"x\",\"size\":1,\"mode\":1e300}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"x\",\"size\":1,\"mode\":-1}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"x\",\"size\":\"NaN\"}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"x\"}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"parent\",\"link\":\"/etc\"}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"parent\",\"link\":\"../parent/1/../../../x\"}",
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"other\",\"link\":\"../parent/1\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct stream_rx rx;
@@ -280,7 +280,7 @@ static void test_tampered(void **state)
 	struct stream_rx rx;
 	stream_rx_init(&rx);
 	struct mig_err *e = NULL;
-	assert_int_equal(rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3}", "abd",
+	assert_int_equal(rx_one("{\"v\":2,\"type\":\"file\",\"name\":\"a.img\",\"size\":3}", "abd",
 				3, &rx, dir, &e),
 			 0);
 	/* the digest of "abc" */
@@ -305,7 +305,7 @@ static void test_write_error_keeps_step(void **state)
 	struct stream_rx rx;
 	stream_rx_init(&rx);
 	struct mig_err *e = NULL;
-	assert_int_equal(rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3}", "abc",
+	assert_int_equal(rx_one("{\"v\":2,\"type\":\"file\",\"name\":\"a.img\",\"size\":3}", "abc",
 				3, &rx, dir, &e),
 			 0);
 	assert_int_equal(rx.sum.bytes, 3);
@@ -329,7 +329,7 @@ static void test_bad_blocks(void **state)
 	char dir[128];
 	snprintf(dir, sizeof(dir), "%s/image", tmp);
 	const char *hdr =
-	    "{\"v\":1,\"type\":\"file\",\"name\":\"a.img\",\"size\":3,\"enc\":\"zstd\"}";
+	    "{\"v\":2,\"type\":\"file\",\"name\":\"a.img\",\"size\":3,\"enc\":\"zstd\"}";
 	struct stream_rx rx;
 	stream_rx_init(&rx);
 	struct mig_err *e = NULL;
@@ -342,7 +342,7 @@ static void test_bad_blocks(void **state)
 	/* a 3-byte block of garbage, then the end: read through, remembered */
 	struct stream_rx rx2;
 	stream_rx_init(&rx2);
-	hdr = "{\"v\":1,\"type\":\"file\",\"name\":\"c.img\",\"size\":3,\"enc\":\"zstd\"}";
+	hdr = "{\"v\":2,\"type\":\"file\",\"name\":\"c.img\",\"size\":3,\"enc\":\"zstd\"}";
 	assert_int_equal(
 	    rx_one(hdr, "\x00\x00\x00\x03\x00\x00\x00\x04junk\x00\x00\x00\x00\x00\x00\x00\x00", 20,
 		   &rx2, dir, &e),
@@ -354,7 +354,7 @@ static void test_bad_blocks(void **state)
 	struct stream_rx rx3;
 	stream_rx_init(&rx3);
 	assert_int_equal(
-	    rx_one("{\"v\":1,\"type\":\"file\",\"name\":\"b.img\",\"size\":1,\"enc\":\"rot13\"}",
+	    rx_one("{\"v\":2,\"type\":\"file\",\"name\":\"b.img\",\"size\":1,\"enc\":\"rot13\"}",
 		   "x", 1, &rx3, dir, &e),
 	    -1);
 	assert_non_null(strstr(mig_err_msg(e), "unknown encoding"));
