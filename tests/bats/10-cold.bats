@@ -106,6 +106,22 @@ src() {
 	[[ "$output" == *"readable or writable by others (mode 0644)"*"chmod 600"* ]]
 }
 
+@test "a console that does not come over: the restored container is kept and the loss logged" {
+	fake_bundle "$SRC_BASE" t1 terminal
+	fake_bundle "$DST_BASE" t1 terminal
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/t1" t1
+	# the stand-in runc restores but never hands the pty over (no sendpty to do it with)
+	dst_stop
+	SENDPTY=/nonexistent dst_start "$TEST_TMP/dst.log" -b "$DST_BASE" --runc "$FAKE_RUNC" \
+		--runc-root "$DST_ROOT"
+	src t1 127.0.0.1
+	echo "$output"; cat "$TEST_TMP/dst.log"
+	[ "$status" -eq 0 ]
+	grep -q "t1 runs, but its console was lost: console: runc did not connect" "$TEST_TMP/dst.log"
+	[ "$(fake_status "$DST_ROOT" t1)" = running ]
+	refute_grep ' delete .*t1' "$DST_ROOT/argv.log"
+}
+
 @test "terminal container: migrate-dst serves the console socket itself" {
 	fake_bundle "$SRC_BASE" t1 terminal
 	fake_bundle "$DST_BASE" t1 terminal
