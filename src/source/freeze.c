@@ -296,8 +296,11 @@ int freeze_and_move(struct migration *m)
 	if (r == 0)
 		m->r->downtime_ms = proc_now_ms() - t_freeze;
 	if (r < 0 || commit(m, &unknown, &e) < 0) {
-		if (unknown)
+		if (unknown) {
+			if (mig_lazy(m))
+				postcopy_let_finish(m, &e);
 			return unknown_outcome(m, &e);
+		}
 		hang_up(m);
 		wait_until_safe(m, safe_at);
 		return rollback(m, &e);

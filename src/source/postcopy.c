@@ -119,6 +119,28 @@ void postcopy_abort(struct migration *m)
 	m->lazy_running = 0;
 }
 
+void postcopy_let_finish(struct migration *m, struct mig_err **cause)
+{
+	if (!m->lazy_running)
+		return;
+	/* Its own limit (LAZY_FACTOR * STEP) bounds the wait. */
+	struct proc_result res;
+	struct mig_err *e = NULL;
+	if (proc_wait(&m->lazy, &res, &e) == 0) {
+		int served = res.exited && res.exit_code == 0;
+		mig_err_append(cause,
+			       served
+				   ? "the page server here then served every page the destination "
+				     "asked for (it most likely runs there)"
+				   : "the page server here then ended without serving every page "
+				     "(exit %d)",
+			       res.exit_code);
+		proc_result_free(&res);
+	}
+	mig_err_free(&e);
+	m->lazy_running = 0;
+}
+
 int postcopy_finish(struct migration *m, struct mig_err **err)
 {
 	long long t0 = proc_now_ms();

@@ -93,6 +93,10 @@ int rollback(struct migration *m, struct mig_err **cause);
 int unknown_outcome(struct migration *m, struct mig_err **cause);
 /* Post-copy: the pages did not all reach the destination after its restore. */
 int lazy_failed(struct migration *m, struct mig_err **cause);
+/* Post-copy with an unknown outcome: the page server is left to finish (the destination
+ * may have committed and still fetch pages: killing it would make that copy fail) and what
+ * it did is added to *cause. */
+void postcopy_let_finish(struct migration *m, struct mig_err **cause);
 /* Resets the control channel and the SSH connection: the destination stops its restore
  * when it sees that, and no request of ours can reach it afterwards. */
 void hang_up(struct migration *m);

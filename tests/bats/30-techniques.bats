@@ -237,3 +237,21 @@ ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }
 	[[ "$output" == *"did not all reach 127.0.0.1"* ]]
 	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
 }
+
+@test "post-copy, the destination's handler killed during the restore: exit 4, the page server left to serve the pages" {
+	# the handler (the parent of the stand-in runc that runs this hook) dies mid-restore; the
+	# restore goes on without it
+	cat >"$DST_ROOT/hook-restore" <<'HOOK'
+#!/bin/sh
+kill -KILL "$(ps -o ppid= -p "$PPID" | tr -d ' ')"
+HOOK
+	chmod +x "$DST_ROOT/hook-restore"
+	src -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"may or may not be running on 127.0.0.1"* ]]
+	# not killed: a destination that kept its copy would lose its memory with it
+	[[ "$output" == *"the page server here then served every page the destination asked for"* ]]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
+}
