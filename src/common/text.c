@@ -39,19 +39,47 @@ void text_hex(const unsigned char *bytes, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+static char *put_hex(char *o, unsigned char c)
+{
+	static const char hexd[] = "0123456789abcdef";
+	*o++ = '\\';
+	*o++ = 'x';
+	*o++ = hexd[c >> 4];
+	*o++ = hexd[c & 15];
+	return o;
+}
+
+/* The length of the well-formed UTF-8 sequence at c (2 to 4), or 0. */
+static size_t utf8_len(const unsigned char *c)
+{
+	size_t n = *c >= 0xc2 && *c <= 0xdf   ? 2
+		   : *c >= 0xe0 && *c <= 0xef ? 3
+		   : *c >= 0xf0 && *c <= 0xf4 ? 4
+					      : 0;
+	for (size_t i = 1; i < n; i++)
+		if (c[i] < 0x80 || c[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 char *text_escape(const char *s)
 {
 	char *out = mig_xmalloc(strlen(s) * 4 + 1), *o = out;
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c < 0x20 || *c == 0x7f) {
-			static const char hexd[] = "0123456789abcdef";
-			*o++ = '\\';
-			*o++ = 'x';
-			*o++ = hexd[*c >> 4];
-			*o++ = hexd[*c & 15];
-		} else {
-			*o++ = (char)*c;
-		}
+	for (const unsigned char *c = (const unsigned char *)s; *c;) {
+		size_t n = *c >= 0x80 ? utf8_len(c) : 1;
+		/* Kept: printable ASCII and well-formed UTF-8 other than the C1 controls
+		 * (U+0080-U+009F, 0xc2 0x80-0x9f), which terminals act on as they do on ESC.
+		 * Escaped: C0 controls, DEL, C1 controls and every byte not part of well-formed
+		 * UTF-8 (a terminal in 8-bit mode takes a raw 0x9b for CSI). */
+		int keep =
+		    n == 1 ? *c >= 0x20 && *c != 0x7f : n > 1 && !(c[0] == 0xc2 && c[1] <= 0x9f);
+		if (!n)
+			n = 1;
+		for (size_t i = 0; i < n; i++, c++)
+			if (keep)
+				*o++ = (char)*c;
+			else
+				o = put_hex(o, *c);
 	}
 	*o = '\0';
 	return out;

@@ -1,5 +1,5 @@
 /* text.h: the one-line summary that replaced two helpers of different behaviour (proc.c's
- * stderr tails, facts.c's tool output), and hex. */
+ * stderr tails, facts.c's tool output), hex, and the escaping of peer text. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -58,12 +58,40 @@ static void test_hex(void **state)
 	assert_string_equal(out, "");
 }
 
+static void escaped(const char *in, const char *want)
+{
+	char *got = text_escape(in);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* Peer text on a terminal: C0, DEL, C1 (raw and as UTF-8) and broken UTF-8 escaped; ASCII and
+ * well-formed UTF-8 kept. */
+static void test_escape(void **state)
+{
+	(void)state;
+	escaped("plain text: 1-2 /x_y", "plain text: 1-2 /x_y");
+	escaped("a\x1b[2Jb\x07\x7f", "a\\x1b[2Jb\\x07\\x7f");
+	escaped("\xc3\xa9t\xc3\xa9 \xe2\x82\xac 5 \xf0\x9f\x98\x80",
+		"\xc3\xa9t\xc3\xa9 \xe2\x82\xac 5 \xf0\x9f\x98\x80");
+	escaped("csi\x9b"
+		"2J",
+		"csi\\x9b2J"); /* a raw C1 CSI */
+	escaped("csi\xc2\x9b"
+		"2J",
+		"csi\\xc2\\x9b2J");		   /* U+009B, CSI in UTF-8 */
+	escaped("\xc2\xa0nbsp", "\xc2\xa0nbsp");   /* U+00A0 is text */
+	escaped("cut \xe2\x82", "cut \\xe2\\x82"); /* a sequence cut short */
+	escaped("\xff\xfe", "\\xff\\xfe");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_line_breaks),
 	    cmocka_unit_test(test_keep_tail),
 	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
