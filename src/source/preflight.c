@@ -32,15 +32,22 @@ static int parent_of(int pid, char *comm, size_t len)
 	return ppid;
 }
 
-/* 1 when pid descends from init (or is gone: nothing to lose), 0 when not; *comm: its name. */
+/* 1 when pid descends from init (or is gone: nothing to lose), 0 when not; *comm: its name.
+ * An ancestor that exits during the walk is read again from the start (its children are
+ * reparented meanwhile): a few tries, not a false refusal. */
 static int descends_from(int pid, int init, char *comm, size_t len)
 {
 	char c[64];
-	int q = parent_of(pid, comm, len);
-	if (q < 0)
-		return 1;
-	for (int depth = 0; q > 1 && q != init && depth < 4096; depth++)
-		q = parent_of(q, c, sizeof(c));
+	int q = -1;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		q = parent_of(pid, comm, len);
+		if (q < 0)
+			return 1;
+		for (int depth = 0; q > 1 && q != init && depth < 4096; depth++)
+			q = parent_of(q, c, sizeof(c));
+		if (q != -1)
+			break;
+	}
 	return q == init;
 }
 
