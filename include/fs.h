@@ -9,8 +9,10 @@
  * - Removal never follows a link (a link is unlinked itself) and never crosses into another
  *   mount: a runc state dir can hold a bind mount of a container's rootfs, and emptying it
  *   through that mount deletes the bundle's rootfs (docs/notes-platform.md, "The rootfs
- *   hazard").  Mounts are told apart by their mount ID (statx STATX_MNT_ID), not by st_dev,
- *   which differs between the layers of an overlay for files that are not directories.
+ *   hazard").  Mounts are told apart by their mount ID (statx STATX_MNT_ID, or fdinfo's
+ *   mnt_id before Linux 5.8), not by st_dev, which differs between the layers of an overlay
+ *   for files that are not directories (docs/notes-platform.md, "Mount points are mount
+ *   IDs, not st_dev").
  * - Unmounting touches only runc's and CRIU's own leftovers ("criu-root",
  *   ".criu.cgyard.*") found below the directory being cleaned; any other mount there makes
  *   the removal fail instead.

@@ -38,7 +38,7 @@
 /* What fs needs to know of an entry: its stat, and which mount it is on. */
 struct fs_stat {
 	struct stat st;
-	uint64_t mnt_id; /* 0 when the kernel cannot say (then st_dev decides) */
+	uint64_t mnt_id; /* 0 when neither statx nor fdinfo can say (then st_dev decides) */
 };
 
 static void statx_to_stat(const struct statx *x, struct stat *st)
@@ -58,20 +58,57 @@ static void statx_to_stat(const struct statx *x, struct stat *st)
 	st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
 }
 
-/* stat of name in dirfd (or of dirfd itself with name ""), not following a last link. */
+/* The "mnt_id:" line of /proc/self/fdinfo/FD (Linux 3.15), the number statx's STATX_MNT_ID
+ * gives; 0 when it cannot be read. */
+static uint64_t fdinfo_mnt_id(int fd)
+{
+	char p[64], buf[512];
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+	int in = open(p, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return 0;
+	ssize_t n = read(in, buf, sizeof(buf) - 1);
+	close(in);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *m = strstr(buf, "\nmnt_id:");
+	return m ? strtoull(m + strlen("\nmnt_id:"), NULL, 10) : 0;
+}
+
+/* Kernels without statx's STATX_MNT_ID (before 5.8): the entry opened O_PATH (which opens
+ * nothing, follows no last link), its stat and its fdinfo's mount ID from that one
+ * descriptor, so both describe the same entry. */
+static int stat_fd_at(int dirfd, const char *name, struct fs_stat *fst)
+{
+	int fd = *name ? openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : dirfd;
+	if (fd < 0)
+		return -1;
+	int r = fstatat(fd, "", &fst->st, AT_EMPTY_PATH);
+	int e = errno;
+	fst->mnt_id = r == 0 ? fdinfo_mnt_id(fd) : 0;
+	if (fd != dirfd)
+		close(fd);
+	errno = e;
+	return r;
+}
+
+/* stat of name in dirfd (or of dirfd itself with name ""), not following a last link, with
+ * its mount ID: statx's, else fdinfo's (st_dev alone is wrong on overlays:
+ * docs/notes-platform.md, "Mount points are mount IDs, not st_dev"). */
 static int stat_at(int dirfd, const char *name, struct fs_stat *fst)
 {
 	struct statx x;
 	int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
-	if (statx(dirfd, name, flags, STATX_BASIC_STATS | STATX_MNT_ID, &x) == 0) {
+	int r = statx(dirfd, name, flags, STATX_BASIC_STATS | STATX_MNT_ID, &x);
+	if (r == 0 && (x.stx_mask & STATX_MNT_ID)) {
 		statx_to_stat(&x, &fst->st);
-		fst->mnt_id = (x.stx_mask & STATX_MNT_ID) ? x.stx_mnt_id : 0;
+		fst->mnt_id = x.stx_mnt_id;
 		return 0;
 	}
-	if (errno != ENOSYS)
+	if (r < 0 && errno != ENOSYS)
 		return -1;
-	fst->mnt_id = 0;
-	return fstatat(dirfd, name, &fst->st, flags);
+	return stat_fd_at(dirfd, name, fst);
 }
 
 /* Entry a is on another mount than its directory d. */
