@@ -32,7 +32,8 @@ struct bundle_info {
 	char *root_path; /* root.path as written in config.json ("rootfs") */
 	char *rootfs;	 /* absolute path of the rootfs */
 	enum bundle_netns netns;
-	char *netns_path; /* NETNS_NAMED: its path */
+	char *netns_path;   /* NETNS_NAMED: its path */
+	char *cgroups_path; /* linux.cgroupsPath as written, NULL when unset (cgroup.h) */
 };
 
 /* "host", "private", "named" (the protocol's names, as well as the messages'). */

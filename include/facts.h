@@ -72,6 +72,11 @@ struct host_facts {
 	char *bundle_dir;
 	char *bundle_detail; /* why not ok */
 	char *root_path;     /* root.path as written in config.json, NULL when unknown */
+	/* cgroups (cgroup.h) */
+	int cgroup2;		 /* enum facts_tri: /sys/fs/cgroup is cgroup v2 */
+	char *cgroup_root;	 /* cgroup v2 and runc < 1.2: the cgroup-root a restore of the
+				  * bundle gives CRIU (restore.h); NULL otherwise */
+	char *cgroup_root_error; /* why it cannot be given, when it is needed */
 	/* runc's view of NAME */
 	char *container_status; /* runc_status_name(), NULL when runc could not say */
 	char *container_error;

@@ -25,6 +25,8 @@ struct runc_ctx {
 				  * source gave up waiting; see proc_opts.hangup_fd) */
 	const char *criu_config; /* a CRIU configuration file for runc's CRIU (CRIU_CONFIG_FILE),
 				  * or NULL (criu.h, criu_config_write) */
+	const char *version;	 /* runc's version when already known ("1.1.15"), else NULL:
+				  * asked when needed (restore.h) */
 };
 
 enum runc_status {

@@ -195,6 +195,10 @@ static int read_config(struct bundle_info *b, struct mig_err **err)
 	const cJSON *proc = cJSON_GetObjectItemCaseSensitive(cfg, "process");
 	b->terminal = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(proc, "terminal"));
 	read_netns(b, cfg);
+	const cJSON *cg = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cfg, "linux"), "cgroupsPath");
+	b->cgroups_path =
+	    cJSON_IsString(cg) && *cg->valuestring ? mig_xstrdup(cg->valuestring) : NULL;
 	const cJSON *root = cJSON_GetObjectItemCaseSensitive(cfg, "root");
 	const cJSON *path = cJSON_GetObjectItemCaseSensitive(root, "path");
 	b->root_path = mig_xstrdup(cJSON_IsString(path) ? path->valuestring : "rootfs");
@@ -239,6 +243,7 @@ void bundle_free(struct bundle_info *b)
 	free(b->root_path);
 	free(b->rootfs);
 	free(b->netns_path);
+	free(b->cgroups_path);
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
 }

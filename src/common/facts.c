@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "cgroup.h"
 #include "criu.h"
 #include "fs.h"
 #include "mig.h"
@@ -90,6 +91,10 @@ static void bundle_facts(const struct facts_opts *o, struct host_facts *f)
 		return;
 	}
 	f->root_path = mig_xstrdup(b.root_path);
+	/* The restore's cgroup-root workaround (restore.h), as the restore would compute it. */
+	if (f->cgroup2 == FACT_YES && cgroup_runc_needs_root(f->runc_version) &&
+	    cgroup_restore_root(b.cgroups_path, o->name, &f->cgroup_root, &e) < 0)
+		f->cgroup_root_error = mig_err_take(&e);
 	int fd = bundle_rootfs_fd(&b, &e);
 	int en = e ? e->errno_val : 0;
 	if (fd < 0 && en)
@@ -486,6 +491,8 @@ void facts_gather(const struct facts_opts *o, struct host_facts *f)
 {
 	memset(f, 0, sizeof(*f));
 	facts_gather_tools(o, f);
+	int v2 = cgroup_v2();
+	f->cgroup2 = v2 < 0 ? FACT_UNKNOWN : v2 ? FACT_YES : FACT_NO;
 	bundle_facts(o, f);
 	container_facts(o, f);
 	space_and_pipe_facts(o, f);
@@ -559,6 +566,9 @@ static const struct {
     FACT("bundle_dir", FK_STR, bundle_dir),
     FACT("bundle_detail", FK_STR, bundle_detail),
     FACT("root_path", FK_STR, root_path),
+    FACT("cgroup2", FK_TRI, cgroup2),
+    FACT("cgroup_root", FK_STR, cgroup_root),
+    FACT("cgroup_root_error", FK_STR, cgroup_root_error),
     FACT("container_status", FK_STR, container_status),
     FACT("container_error", FK_STR, container_error),
     FACT("container_pid", FK_PID, container_pid),

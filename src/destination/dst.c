@@ -26,6 +26,7 @@ int dst_ctx_init(struct dst_ctx *d, const struct dst_config *cfg, struct mig_err
 	struct mig_err *e = NULL;
 	if (runc_version(&d->runc, &d->runc_version, &e) < 0)
 		d->runc_error = mig_err_take(&e);
+	d->runc.version = d->runc_version; /* every restore needs it on cgroup v2 */
 	if (criu_version(cfg->criu, &d->criu_version, &e) < 0)
 		d->criu_error = mig_err_take(&e);
 	return 0;

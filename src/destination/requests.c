@@ -107,8 +107,8 @@ static void keep_bundle(struct dst_session *s, struct bundle_info *b)
 {
 	bundle_free(&s->bundle);
 	s->bundle = *b;
+	memset(b, 0, sizeof(*b)); /* every pointer is the session's now */
 	b->fd = -1;
-	b->dir = b->root_path = b->rootfs = b->netns_path = NULL;
 }
 
 /* The request's CRIU options, against the allow-list (runc.h). */
@@ -268,21 +268,6 @@ static int ready_bundle(struct dst_session *s, struct bundle_info *b, const cJSO
 	return netns ? bundle_set_netns(b, netns, err) : 0;
 }
 
-/* runc restore's context: d's, with a CRIU configuration file for tcp-close (criu.h). */
-static int restore_ctx(struct dst_ctx *d, const struct criu_opts *o, struct runc_ctx *rc,
-		       char *conf, size_t len, struct mig_err **err)
-{
-	const char *lines[4];
-	*rc = d->runc;
-	conf[0] = '\0';
-	if (!criu_config_lines(o, 0, lines))
-		return 0;
-	if (criu_config_write(lines, conf, len, err) < 0)
-		return mig_err_wrap(err, "destination");
-	rc->criu_config = conf;
-	return 0;
-}
-
 int dst_send(struct dst_session *s, cJSON *msg, struct mig_err **err)
 {
 	if (s->keyed)
@@ -336,15 +321,12 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 		return refuse_restore(s, &e);
 	}
 	keep_bundle(s, &b);
-	struct runc_ctx rc;
-	char conf[PATH_MAX];
+	struct runc_ctx rc = d->runc; /* restore_container makes its CRIU configuration */
 	long long left = s->restore_deadline_ms - proc_now_ms();
 	if (left <= 0) {
 		mig_err_set(&e, 0, "the source's deadline passed before the restore began");
 		return refuse_restore(s, &e);
 	}
-	if (restore_ctx(d, &opts, &rc, conf, sizeof(conf), &e) < 0)
-		return refuse_restore(s, &e);
 	/* Never past the source's deadline: it restores its own copy after it. */
 	if (left < rc.timeout_ms)
 		rc.timeout_ms = (int)left;
@@ -354,8 +336,6 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	    lazy ? lazy_start(&s->lazy, d->cfg->criu, d->runc.timeout_ms, req, &s->bundle, &e) : 0;
 	if (r == 0)
 		r = restore_container(&rc, name, &s->bundle, "image", "work", lazy, &opts, &e);
-	if (conf[0])
-		unlink(conf);
 	if (r == 0)
 		add_restore_stats(s);
 	s->report.restore_ms = proc_now_ms() - t0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "criu.h"
 #include "report.h"
 #include "text.h"
@@ -107,6 +108,29 @@ static void eval_tools(struct doctor_report *r, const char *host, const struct h
 		add(r, host, "criu check", CHECK_FAIL, TECHS_ALL, "%s%s",
 		    f->criu_check == FACT_NO ? "fails: " : "could not run: ",
 		    or_unknown(f->criu_check_detail));
+}
+
+/* runc < 1.2 on cgroup v2 gives CRIU nothing of the restored container's cgroup; the
+ * restore gives it itself (restore.h) unless it cannot be said in CRIU's configuration.
+ * Nothing to say on cgroup v1, where runc gives CRIU the cgroup roots. */
+static void eval_cgroup(struct doctor_report *r, const char *host, const struct host_facts *f)
+{
+	const char *v = f->runc_version;
+	if (f->cgroup2 != FACT_YES || !v)
+		return;
+	if (!cgroup_runc_needs_root(v))
+		add(r, host, "cgroup v2", CHECK_OK, TECHS_ALL,
+		    "runc %s gives CRIU the restored container's cgroup", v);
+	else if (f->cgroup_root_error)
+		add(r, host, "cgroup v2", CHECK_FAIL, TECHS_ALL,
+		    "runc %s does not give CRIU the restored container's cgroup (runc 1.2 does), "
+		    "and migrate cannot either: %s",
+		    v, f->cgroup_root_error);
+	else
+		add(r, host, "cgroup v2", CHECK_WARN, TECHS_ALL,
+		    "runc %s does not give CRIU the restored container's cgroup (runc 1.2 does): "
+		    "migrate gives it (cgroup-root %s)",
+		    v, f->cgroup_root ? f->cgroup_root : "of the bundle, at the restore");
 }
 
 static void eval_feature(struct doctor_report *r, const char *host, const struct host_facts *f,
@@ -348,6 +372,7 @@ void doctor_evaluate(const struct plan *o, const struct host_facts *src,
 	r->chosen = o->how.technique;
 	/* the source */
 	eval_tools(r, "source", src);
+	eval_cgroup(r, "source", src);
 	eval_bundle(r, "source", src, !o->what.sync_rootfs);
 	eval_container(r, o, src, 1);
 	eval_feature(r, "source", src, FACTS_FEATURE_DIRTY, TECHS_PRE);
@@ -370,6 +395,7 @@ void doctor_evaluate(const struct plan *o, const struct host_facts *src,
 	} else {
 		eval_versions(r, src, dst);
 		eval_tools(r, "destination", dst);
+		eval_cgroup(r, "destination", dst);
 		eval_bundle(r, "destination", dst, 1);
 		eval_container(r, o, dst, 0);
 		eval_feature(r, "destination", dst, FACTS_FEATURE_UFFD, TECHS_LAZY);

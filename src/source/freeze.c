@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "fs.h"
 #include "log.h"
 #include "proto.h"
@@ -16,14 +17,29 @@
  * is frozen, while CRIU's own freezer loop (cgroup v1) sleeps 100 ms per attempt, which
  * showed as ~100 ms more downtime in most dumps here.  CRIU dumps a frozen cgroup as it
  * finds it, and a failed dump leaves it paused, which rollback.c resumes.  Not essential:
- * a failing pause is a warning and CRIU freezes the container itself. */
+ * a failing pause is a warning and CRIU freezes the container itself.  So is a pause that
+ * left the init's cgroup unfrozen: runc froze a cgroup its tasks are not in (a restore by
+ * runc < 1.2 on cgroup v2 without the cgroup-root of restore.c: docs/notes-platform.md,
+ * "runc 1.1 on cgroup v2"). */
 static void pause_first(struct migration *m)
 {
 	struct mig_err *e = NULL;
-	if (runc_pause(&m->p->tools.runc, m->p->what.container, &e) < 0) {
+	const char *name = m->p->what.container;
+	if (runc_pause(&m->p->tools.runc, name, &e) < 0) {
 		report_warn(m->r, "%s; CRIU froze the container itself", mig_err_msg(e));
 		mig_err_free(&e);
+		return;
 	}
+	/* cgroup v2 only (cgroup.events); -1 on v1, where runc's freezer is the only one. */
+	int frozen = m->init_pid > 0 ? cgroup_frozen(m->init_pid) : -1;
+	if (frozen == 0)
+		report_warn(m->r,
+			    "runc pause returned, but the cgroup of %s's init (PID %d) is not "
+			    "frozen: runc froze a cgroup its tasks are not in; CRIU froze them "
+			    "itself",
+			    name, m->init_pid);
+	else if (frozen < 0)
+		log_debug("whether the cgroup of %s's init is frozen cannot be told here", name);
 }
 
 /* The final dump: the freeze starts here.  On failure the outcome is in the report. */

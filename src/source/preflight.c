@@ -64,6 +64,7 @@ static int check_process_tree(struct migration *m, struct mig_err **err)
 	size_t n = 0;
 	if (runc_state_pid(rc, name, &st, &init, err) < 0 || runc_ps(rc, name, &pids, &n, err) < 0)
 		return mig_err_wrap(err, "source");
+	m->init_pid = init;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char comm[64] = "?";
 		if (pids[i] == init || descends_from(pids[i], init, comm, sizeof(comm)))

@@ -21,6 +21,7 @@ struct migration {
 	struct mig_report *r;
 	struct bundle_info b;
 	int lock_fd;		 /* bundle_lock(), held for the whole migration; -1 before */
+	int init_pid;		 /* the container's init here (preflight), 0 before */
 	char *image;		 /* BUNDLE/image on the source */
 	char *parent;		 /* BUNDLE/parent: pre-dump rounds in parent/1, parent/2, ... */
 	char parent_rel[32];	 /* the last round, relative to image ("../parent/N"), or "" */
