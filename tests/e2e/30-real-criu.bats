@@ -247,7 +247,11 @@ assert_stats_match_criu_logs() {
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	echo "$PIPE_MAX_BEFORE" >/proc/sys/fs/pipe-max-size
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"raised fs.pipe-max-size"* ]] || [ "$PIPE_MAX_BEFORE" -ge 4194304 ]
+	# Raised unless it was big enough or root has CAP_SYS_RESOURCE (bit 24: CRIU may then
+	# size its pipe past the limit, as in the VM bed's guest; this machine's root lacks it).
+	capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+	[[ "$output" == *"raised fs.pipe-max-size"* ]] || [ "$PIPE_MAX_BEFORE" -ge 4194304 ] ||
+		(( (0x$capeff >> 24) & 1 ))
 	[ -z "$(runc --root "$SRC_ROOT" list -q)" ]
 	[ "$(runc --root "$DST_ROOT" state c1 | jq -r .status)" = running ]
 	before=$(wc -l <"$SRC_BASE/c1/rootfs/counter.log")
