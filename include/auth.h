@@ -43,6 +43,13 @@ struct auth_keys {
 void auth_session_key(const char *token, const char *cnonce, const char *snonce,
 		      char key[AUTH_HEX]);
 
+/* The proof that opens a pages connection (docs/protocol.md, "Pages"): HMAC(session key,
+ * "migrate pages v1:NONCE") with the nonce the destination gave in its "pages" reply, so
+ * only this session's source can take the connection, and only once. */
+void auth_pages_proof(const struct auth_keys *k, const char *nonce, char out[AUTH_HEX]);
+/* 1 when proof is that (compared in constant time). */
+int auth_pages_check(const struct auth_keys *k, const char *nonce, const char *proof);
+
 /* Adds "seq" (the direction's next number) and "mac" to msg. */
 void auth_sign(struct auth_keys *k, enum auth_dir d, cJSON *msg);
 

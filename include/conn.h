@@ -4,6 +4,7 @@
 #define MIG_CONN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -21,6 +22,15 @@ struct mig_conn {
 	int (*alive)(struct mig_conn *c);
 	/* Closes and frees the connection. */
 	void (*close)(struct mig_conn *c);
+	/* Without waiting, for the page tunnel (tunnel.h): up to n bytes that have arrived
+	 * (0: none yet; -1 with *err, MIG_CLOSED at the peer's end of data), and up to n bytes
+	 * the peer has room for (0: none now). */
+	ssize_t (*read_some)(struct mig_conn *c, void *buf, size_t n, struct mig_err **err);
+	ssize_t (*write_some)(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err);
+	/* Tells the peer no more data comes (its reads then end), keeping ours open. */
+	void (*shut_write)(struct mig_conn *c);
+	/* The descriptor whose readiness may mean progress, and the poll events for it. */
+	int (*poll_fd)(const struct mig_conn *c, int want_read, int want_write, short *events);
 	const char *peer;    /* "127.0.0.1:40000", for messages */
 	int write_stall_ms;  /* 0: CONN_WRITE_STALL_MS */
 	int uninterruptible; /* 1: waits do not end for a stop request (a commit in flight) */

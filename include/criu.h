@@ -22,9 +22,15 @@ char *criu_log_excerpt(const char *path);
 
 /* CRIU's own names (as its configuration files write them) for the options of o runc has
  * no flag for: "tcp-skip-in-flight" and "link-remap" for a dump (dump set), "tcp-close" for
- * a restore.  Fills lines (room for 4, NULL-terminated); returns how many. */
+ * a restore; and for a lazy dump (lazy set) "address 127.0.0.1": runc passes CRIU no
+ * address for a lazy dump's page server (CRIU then listens on every address), while CRIU's
+ * RPC keeps the one its configuration file gives (criu/cr-service.c; docs/notes-lazy-pages.md,
+ * "The page server on loopback").  Fills lines (room for CRIU_CONFIG_LINES, NULL-terminated);
+ * returns how many. */
+#define CRIU_CONFIG_LINES 5
 struct criu_opts;
-size_t criu_config_lines(const struct criu_opts *o, int dump, const char *lines[4]);
+size_t criu_config_lines(const struct criu_opts *o, int dump, int lazy,
+			 const char *lines[CRIU_CONFIG_LINES]);
 
 /* A CRIU configuration file holding what the file named by our own CRIU_CONFIG_FILE holds
  * (a user's settings keep applying) and then lines, one option a line, written 0600 under
@@ -40,10 +46,13 @@ int criu_has_feature(const char *criu, const char *feature, int *ok, struct mig_
 const char *criu_feature_kernel_option(const char *feature);
 
 /* argv for `criu lazy-pages`: the destination's daemon that fetches pages from the source's
- * page server at addr:port and serves them to the restored tasks (through a socket in
- * work_dir that `criu restore --lazy-pages` connects to). */
-void criu_lazy_pages_argv(const char *criu, const char *addr, const char *port,
-			  const char *images_dir, const char *work_dir, const char *log_file,
+ * page server over the connected socket ps_fd (--ps-socket: inherited, the pages
+ * connection) and serves them to the restored tasks (through a socket in work_dir that
+ * `criu restore --lazy-pages` connects to).  CRIU's page-xfer.c takes a ready socket there
+ * as it would its own TCP connection; on a Unix socket its TCP_NODELAY/TCP_CORK calls only
+ * warn (docs/notes-lazy-pages.md, "The pages connection"). */
+void criu_lazy_pages_argv(const char *criu, const char *ps_fd, const char *images_dir,
+			  const char *work_dir, const char *log_file,
 			  const char *argv[CRIU_MAX_ARGS]);
 
 /* Bytes of memory the lazy-pages daemon fetched, from its log (REPORT_NONE-like -1 when the

@@ -41,9 +41,11 @@ struct mig_report {
 	long long restore_ms;  /* runc restore on the destination */
 	long long downtime_ms; /* checkpoint start -> destination reports the container running */
 	long long total_ms;
-	long long lazy_ms;	  /* post-copy: container running -> all pages on the destination */
-	long long lazy_bytes;	  /* post-copy: bytes of memory fetched lazily */
-	long long page_server_ms; /* post-copy: restore reply -> the source's page server exited */
+	long long lazy_ms;    /* post-copy: container running -> all pages on the destination */
+	long long lazy_bytes; /* post-copy: bytes of memory fetched lazily */
+	long long lazy_wire_bytes; /* post-copy, source: bytes the page tunnel carried to the
+				    * destination (pages and CRIU's headers) */
+	long long page_server_ms;  /* post-copy: restore reply -> the source's page server exited */
 	size_t n_pre;
 	struct report_pre_dump pre[REPORT_MAX_PRE];
 	/* CRIU's own statistics (stats.h), kept in CRIU's microseconds; JSON and CSV give them
@@ -95,8 +97,8 @@ void report_print(const struct mig_report *r, int json, int verbose, FILE *out);
  * in this fixed order:
  *   run, started, role, container, technique, peer, criu_opts, ok, exit_code, sync_ms, sync_bytes,
  *   dump_ms, dump_bytes, xfer_ms, xfer_bytes, restore_ms, downtime_ms, total_ms, lazy_ms,
- *   lazy_bytes, page_server_ms, pre_dumps, frozen_ms, freezing_ms, memdump_ms, memwrite_ms,
- *   pages_scanned, pages_written, pages_skipped_parent, pages_lazy, criu_restore_ms,
+ *   lazy_bytes, lazy_wire_bytes, page_server_ms, pre_dumps, frozen_ms, freezing_ms, memdump_ms,
+ * memwrite_ms, pages_scanned, pages_written, pages_skipped_parent, pages_lazy, criu_restore_ms,
  *   forking_ms, pages_restored, notes, error
  * pre_dumps is the number of pre-copy rounds (the JSON array's length); ok is true/false;
  * a value not measured (null in JSON) is an empty cell; text cells are quoted when they hold

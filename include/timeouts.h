@@ -60,6 +60,14 @@
 /* ---- post-copy ---- */
 /* Page server, lazy-pages daemon and the lazy_done wait: LAZY_FACTOR * STEP (see 6.). */
 #define LAZY_FACTOR 4
+/* The source opens its pages connection and proves the session within this of the "pages"
+ * reply (before the freeze: no step runs). */
+#define PAGES_HELLO_MS 10000
+/* CRIU's page server (source) accepts migrate-src's connection within this: it is waiting
+ * in accept() when it signals ready. */
+#define PAGE_SERVER_ACCEPT_MS 5000
+/* After lazy_done the page tunnel has only CRIU's goodbye left to carry. */
+#define TUNNEL_DRAIN_MS 30000
 /* `criu lazy-pages` must open its socket within this. */
 #define LAZY_SOCKET_WAIT_MS 10000
 

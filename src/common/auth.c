@@ -135,6 +135,21 @@ void auth_session_key(const char *token, const char *cnonce, const char *snonce,
 	free(text);
 }
 
+void auth_pages_proof(const struct auth_keys *k, const char *nonce, char out[AUTH_HEX])
+{
+	char *text = mig_strdup_printf("migrate pages v1:%s", nonce);
+	hmac_hex(k->key, text, out);
+	free(text);
+}
+
+int auth_pages_check(const struct auth_keys *k, const char *nonce, const char *proof)
+{
+	char want[AUTH_HEX];
+	auth_pages_proof(k, nonce, want);
+	return proof && strlen(proof) == AUTH_HEX - 1 &&
+	       CRYPTO_memcmp(want, proof, AUTH_HEX - 1) == 0;
+}
+
 static const char *dir_label(enum auth_dir d)
 {
 	return d == AUTH_REQUEST ? "req" : "rep";

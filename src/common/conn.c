@@ -16,6 +16,7 @@
 
 #include "proc.h"
 #include "stop.h"
+#include "tunnel.h"
 
 struct fd_conn {
 	struct mig_conn base;
@@ -45,12 +46,17 @@ static int wait_fd(const struct mig_conn *c, int fd, short events, long long dea
 		int left = proc_ms_left(deadline, STOP_SLICE_MS);
 		if (left == 0)
 			return mig_err_set_status(err, MIG_TIMEOUT, "timed out");
-		struct pollfd pfd = {.fd = fd, .events = events};
-		int r = poll(&pfd, 1, left);
-		if (r > 0)
-			return 0;
+		/* The page tunnel moves while we wait (tunnel.h); when it just moved something,
+		 * we only look. */
+		struct pollfd p[1 + TUNNEL_MAX_POLLFDS] = {{.fd = fd, .events = events}};
+		int n = 1 + tunnel_pollfds(p + 1);
+		int r = poll(p, (nfds_t)n, n > 1 && tunnel_pump() ? 0 : left);
 		if (r < 0 && errno != EINTR)
 			return mig_err_set(err, errno, "poll");
+		if (n > 1)
+			tunnel_pump();
+		if (r > 0 && p[0].revents)
+			return 0;
 	}
 }
 
@@ -118,6 +124,41 @@ static int fd_alive(struct mig_conn *c)
 	return !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+static ssize_t fd_read_some(struct mig_conn *c, void *buf, size_t n, struct mig_err **err)
+{
+	ssize_t r = recv(((struct fd_conn *)c)->fd, buf, n, MSG_DONTWAIT);
+	if (r > 0)
+		return r;
+	if (r == 0)
+		return mig_err_set_status(err, MIG_CLOSED, "read from %s: end of data", c->peer);
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	if (errno == ECONNRESET)
+		return mig_err_set(err, errno, "read from %s: connection reset", c->peer);
+	return mig_err_set(err, errno, "read from %s", c->peer);
+}
+
+static ssize_t fd_write_some(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err)
+{
+	ssize_t r = send(((struct fd_conn *)c)->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (r >= 0)
+		return r;
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	return mig_err_set(err, errno, "write to %s", c->peer);
+}
+
+static void fd_shut_write(struct mig_conn *c)
+{
+	(void)shutdown(((struct fd_conn *)c)->fd, SHUT_WR);
+}
+
+static int fd_poll_fd(const struct mig_conn *c, int want_read, int want_write, short *events)
+{
+	*events = (short)((want_read ? POLLIN : 0) | (want_write ? POLLOUT : 0));
+	return ((const struct fd_conn *)c)->fd;
+}
+
 static void fd_close(struct mig_conn *c)
 {
 	struct fd_conn *fc = (struct fd_conn *)c;
@@ -139,6 +180,10 @@ struct mig_conn *conn_from_fd(int fd, const char *peer)
 	fc->base.write_full = fd_write_full;
 	fc->base.alive = fd_alive;
 	fc->base.close = fd_close;
+	fc->base.read_some = fd_read_some;
+	fc->base.write_some = fd_write_some;
+	fc->base.shut_write = fd_shut_write;
+	fc->base.poll_fd = fd_poll_fd;
 	fc->base.peer = fc->peer;
 	return &fc->base;
 }

@@ -75,9 +75,13 @@ char *criu_log_excerpt(const char *path)
 	return one;
 }
 
-size_t criu_config_lines(const struct criu_opts *o, int dump, const char *lines[4])
+size_t criu_config_lines(const struct criu_opts *o, int dump, int lazy,
+			 const char *lines[CRIU_CONFIG_LINES])
 {
 	size_t n = 0;
+	/* Ours come after the operator's file: this wins over an "address" there. */
+	if (dump && lazy)
+		lines[n++] = "address 127.0.0.1";
 	/* CRIU's names, not runc's: "skip-in-flight" (runc: --tcp-skip-in-flight). */
 	if (o && dump && o->tcp_skip_in_flight)
 		lines[n++] = "skip-in-flight";
@@ -169,18 +173,16 @@ const char *criu_feature_kernel_option(const char *feature)
 	return "";
 }
 
-void criu_lazy_pages_argv(const char *criu, const char *addr, const char *port,
-			  const char *images_dir, const char *work_dir, const char *log_file,
+void criu_lazy_pages_argv(const char *criu, const char *ps_fd, const char *images_dir,
+			  const char *work_dir, const char *log_file,
 			  const char *argv[CRIU_MAX_ARGS])
 {
 	size_t n = 0;
 	argv[n++] = criu ? criu : "criu";
 	argv[n++] = "lazy-pages";
 	argv[n++] = "--page-server";
-	argv[n++] = "--address";
-	argv[n++] = addr;
-	argv[n++] = "--port";
-	argv[n++] = port;
+	argv[n++] = "--ps-socket";
+	argv[n++] = ps_fd;
 	argv[n++] = "--images-dir";
 	argv[n++] = images_dir;
 	argv[n++] = "--work-dir";

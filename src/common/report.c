@@ -30,7 +30,7 @@ void report_init(struct mig_report *r, const char *role, const char *container,
 	r->dump_ms = r->dump_bytes = REPORT_NONE;
 	r->xfer_ms = r->xfer_bytes = REPORT_NONE;
 	r->restore_ms = r->downtime_ms = r->total_ms = REPORT_NONE;
-	r->lazy_ms = r->lazy_bytes = r->page_server_ms = REPORT_NONE;
+	r->lazy_ms = r->lazy_bytes = r->lazy_wire_bytes = r->page_server_ms = REPORT_NONE;
 	r->frozen_us = r->freezing_us = r->memdump_us = r->memwrite_us = REPORT_NONE;
 	r->pages_scanned = r->pages_written = r->pages_skipped_parent = REPORT_NONE;
 	r->pages_lazy = REPORT_NONE;
@@ -156,6 +156,7 @@ static const struct col cols[] = {
     COL("total_ms", COL_NUM, total_ms),
     COL("lazy_ms", COL_NUM, lazy_ms),
     COL("lazy_bytes", COL_NUM, lazy_bytes),
+    COL("lazy_wire_bytes", COL_NUM, lazy_wire_bytes),
     COL("page_server_ms", COL_NUM, page_server_ms),
     COL("pre_dumps", COL_PRE, n_pre),
     COL("frozen_ms", COL_US, frozen_us),
@@ -455,7 +456,7 @@ void report_print_table(const struct mig_report *r, FILE *out)
 	row(out, "restore", r->restore_ms, REPORT_NONE);
 	row(out, "downtime", r->downtime_ms, REPORT_NONE);
 	row(out, "lazy pages", r->lazy_ms, r->lazy_bytes);
-	row(out, "page server", r->page_server_ms, REPORT_NONE);
+	row(out, "page server", r->page_server_ms, r->lazy_wire_bytes);
 	row(out, "total", r->total_ms, REPORT_NONE);
 	criu_rows(r, out);
 	if (!r->ok)

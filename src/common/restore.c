@@ -88,8 +88,8 @@ static int cgroup_root(const struct runc_ctx *rc, const char *name, const struct
 int restore_criu_config(const struct criu_opts *opts, const char *cgroup_root, char *conf,
 			size_t len, struct mig_err **err)
 {
-	const char *lines[6];
-	size_t n = criu_config_lines(opts, 0, lines);
+	const char *lines[CRIU_CONFIG_LINES + 1]; /* ours, and cgroup-root */
+	size_t n = criu_config_lines(opts, 0, 0, lines);
 	char *cg = cgroup_root ? mig_strdup_printf("cgroup-root %s", cgroup_root) : NULL;
 	if (cg) {
 		lines[n++] = cg;

@@ -1,5 +1,6 @@
 #include "ssh.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <libssh/libssh.h>
 
 #include "proc.h"
+#include "tunnel.h"
 #include "timeouts.h"
 
 /* The longest single wait inside libssh, so that a deadline or a stop is seen. */
@@ -120,11 +122,94 @@ fail:
 	return NULL;
 }
 
+static int noop_fd_cb(socket_t fd, int revents, void *userdata)
+{
+	(void)fd, (void)revents, (void)userdata;
+	return 0;
+}
+
+/* One slice of waiting on the session while the page tunnel runs (tunnel.h): for the
+ * session's socket (libssh handles what arrives, into each channel's buffer) and the
+ * tunnel's own descriptors, then the tunnel moves what it can.  Nothing is waited for when
+ * ready() already holds or the tunnel just moved something. */
+static int tunnel_slice(struct ssh_chan_conn *sc, int slice, int (*ready)(struct ssh_chan_conn *),
+			struct mig_err **err)
+{
+	if (tunnel_pump() || ready(sc))
+		return 0;
+	struct pollfd p[TUNNEL_MAX_POLLFDS];
+	int n = tunnel_pollfds(p), added = 0;
+	socket_t sfd = ssh_get_fd(sc->session);
+	ssh_event ev = ssh_event_new();
+	int r = ev && ssh_event_add_session(ev, sc->session) == SSH_OK
+		    ? 0
+		    : mig_err_set(err, 0, "ssh: cannot wait for the channel");
+	for (int i = 0; r == 0 && i < n; i++)
+		if (p[i].fd != sfd &&
+		    ssh_event_add_fd(ev, p[i].fd, p[i].events, noop_fd_cb, NULL) == SSH_OK)
+			p[added++] = p[i];
+	/* A signal makes the poll fail (SSH_ERROR): the caller looks at the stop flag. */
+	if (r == 0 && ssh_event_dopoll(ev, slice) == SSH_ERROR &&
+	    ssh_get_status(sc->session) & (SSH_CLOSED | SSH_CLOSED_ERROR))
+		r = mig_err_set(err, 0, "ssh channel error");
+	if (ev) {
+		for (int i = 0; i < added; i++)
+			ssh_event_remove_fd(ev, p[i].fd);
+		ssh_event_remove_session(ev, sc->session);
+		ssh_event_free(ev);
+	}
+	tunnel_pump();
+	return r;
+}
+
+static int chan_readable(struct ssh_chan_conn *sc)
+{
+	return ssh_channel_poll(sc->chan, 0) != 0; /* data, its end, or an error */
+}
+
+static int chan_has_window(struct ssh_chan_conn *sc)
+{
+	return ssh_channel_window_size(sc->chan) > 0 || ssh_channel_is_closed(sc->chan);
+}
+
+/* chan_read_full while the page tunnel runs: reads without waiting, waits in
+ * tunnel_slice. */
+static int tunnel_read_full(struct ssh_chan_conn *sc, void *buf, size_t n, long long deadline,
+			    struct mig_err **err)
+{
+	struct mig_conn *c = &sc->base;
+	size_t got = 0;
+	while (got < n) {
+		if (conn_check_stop(c, err) < 0)
+			return mig_err_wrap(err, "read from %s", c->peer);
+		int r = ssh_channel_read_nonblocking(sc->chan, (char *)buf + got,
+						     (uint32_t)(n - got), 0);
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == SSH_EOF || ssh_channel_is_closed(sc->chan))
+			return mig_err_set_status(err, MIG_CLOSED,
+						  "read from %s: connection closed", c->peer);
+		if (r == SSH_ERROR)
+			return mig_err_set(err, 0, "read from %s: ssh channel error", c->peer);
+		int slice = proc_ms_left(deadline, CHANNEL_SLICE_MS);
+		if (slice == 0)
+			return mig_err_set_status(err, MIG_TIMEOUT, "read from %s: timed out",
+						  c->peer);
+		if (tunnel_slice(sc, slice, chan_readable, err) < 0)
+			return mig_err_wrap(err, "read from %s", c->peer);
+	}
+	return 0;
+}
+
 static int chan_read_full(struct mig_conn *c, void *buf, size_t n, int timeout_ms,
 			  struct mig_err **err)
 {
 	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
 	long long deadline = proc_deadline_in(timeout_ms);
+	if (tunnel_active())
+		return tunnel_read_full(sc, buf, n, deadline, err);
 	size_t got = 0;
 	while (got < n) {
 		/* In slices: libssh's read does not return for a signal. */
@@ -168,6 +253,8 @@ static int await_window(struct ssh_chan_conn *sc, long long deadline, struct mig
 					       conn_write_stall_ms(c));
 		else if (ssh_channel_is_closed(sc->chan))
 			r = mig_err_set_status(err, MIG_CLOSED, "connection closed");
+		else if (tunnel_active())
+			r = tunnel_slice(sc, slice, chan_has_window, err);
 		else if (ssh_event_dopoll(ev, slice) == SSH_ERROR)
 			r = mig_err_set(err, 0, "ssh channel error");
 	}
@@ -206,6 +293,50 @@ static int chan_alive(struct mig_conn *c)
 		 ssh_channel_is_closed(sc->chan));
 }
 
+static ssize_t chan_read_some(struct mig_conn *c, void *buf, size_t n, struct mig_err **err)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	int r = ssh_channel_read_nonblocking(sc->chan, buf, (uint32_t)n, 0);
+	if (r > 0)
+		return r;
+	if (r == SSH_EOF || (r == 0 && ssh_channel_is_eof(sc->chan)))
+		return mig_err_set_status(err, MIG_CLOSED, "read from %s: end of data", c->peer);
+	if (r == SSH_ERROR || ssh_channel_is_closed(sc->chan))
+		return mig_err_set(err, 0, "read from %s: ssh channel error (%s)", c->peer,
+				   ssh_get_error(sc->session));
+	return 0;
+}
+
+/* Never more than the window: libssh's write would wait for the peer beyond it. */
+static ssize_t chan_write_some(struct mig_conn *c, const void *buf, size_t n, struct mig_err **err)
+{
+	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
+	if (ssh_channel_is_closed(sc->chan))
+		return mig_err_set(err, 0, "write to %s: the channel is closed", c->peer);
+	uint32_t room = ssh_channel_window_size(sc->chan);
+	if (room == 0)
+		return 0;
+	size_t want = n < room ? n : room;
+	int r = ssh_channel_write(sc->chan, buf, (uint32_t)want);
+	if (r < 0)
+		return mig_err_set(err, 0, "write to %s: ssh channel error (%s)", c->peer,
+				   ssh_get_error(sc->session));
+	return r;
+}
+
+static void chan_shut_write(struct mig_conn *c)
+{
+	ssh_channel_send_eof(((struct ssh_chan_conn *)c)->chan);
+}
+
+/* The session's socket: the peer's data and its window adjustments both arrive there. */
+static int chan_poll_fd(const struct mig_conn *c, int want_read, int want_write, short *events)
+{
+	(void)want_read, (void)want_write;
+	*events = POLLIN;
+	return ssh_get_fd(((const struct ssh_chan_conn *)c)->session);
+}
+
 static void chan_close(struct mig_conn *c)
 {
 	struct ssh_chan_conn *sc = (struct ssh_chan_conn *)c;
@@ -227,6 +358,10 @@ static struct mig_conn *chan_conn(struct mig_ssh *s, ssh_channel chan, const cha
 	sc->base.write_full = chan_write_full;
 	sc->base.alive = chan_alive;
 	sc->base.close = chan_close;
+	sc->base.read_some = chan_read_some;
+	sc->base.write_some = chan_write_some;
+	sc->base.shut_write = chan_shut_write;
+	sc->base.poll_fd = chan_poll_fd;
 	sc->base.peer = sc->peer;
 	return &sc->base;
 }

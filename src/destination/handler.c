@@ -123,6 +123,18 @@ static void after_restore(struct dst_ctx *d, struct dst_session *s, struct mig_c
 		finish_lazy(d, s);
 }
 
+/* The "pages" reply is out: the source opens its pages connection now (pages.h).  A
+ * failure is the source's to report (it stops before its freeze); a lazy restore without
+ * the connection is refused. */
+static void accept_pages(struct dst_ctx *d, struct dst_session *s)
+{
+	struct mig_err *e = NULL;
+	if (pages_accept(&s->pages, d->auth_on ? &s->keys : NULL, s->name, &e) < 0) {
+		log_warn("%s: %s", s->conn->peer, mig_err_msg(e));
+		mig_err_free(&e);
+	}
+}
+
 /* Reads and answers one request.  0 to go on, 1 when the connection is over. */
 static int serve_one(struct dst_ctx *d, struct dst_session *s, struct mig_conn *c)
 {
@@ -149,6 +161,7 @@ static int serve_one(struct dst_ctx *d, struct dst_session *s, struct mig_conn *
 	const char *type = proto_get_str(req, "type", 0, NULL);
 	log_debug("%s: request %s", c->peer, type ? type : "?");
 	int is_restore = type && !strcmp(type, "restore");
+	int is_pages = type && !strcmp(type, "pages");
 	int was_trusted = s->trusted;
 	cJSON *rep = dst_handle_request(d, s, req);
 	cJSON_Delete(req);
@@ -156,6 +169,8 @@ static int serve_one(struct dst_ctx *d, struct dst_session *s, struct mig_conn *
 		return 0; /* a streamed file: no reply */
 	send_or_log(s, rep);
 	cJSON_Delete(rep);
+	if (is_pages && s->pages.listen_fd >= 0)
+		accept_pages(d, s);
 	if (is_restore && s->restore_tried)
 		after_restore(d, s, c);
 	if (!was_trusted && s->trusted)
@@ -166,6 +181,7 @@ static int serve_one(struct dst_ctx *d, struct dst_session *s, struct mig_conn *
 static void session_free(struct dst_session *s)
 {
 	lazy_stop(&s->lazy);
+	pages_free(&s->pages);
 	struct mig_err *e = NULL;
 	if (!s->restore_tried && dst_drop_partial_image(s, &e) < 0) {
 		log_warn("%s", mig_err_msg(e));
@@ -183,6 +199,7 @@ int dst_handle_conn(struct dst_ctx *d, struct mig_conn *c)
 	memset(&s, 0, sizeof(s));
 	s.lock_fd = -1;
 	s.bundle.fd = -1;
+	pages_init(&s.pages);
 	stream_rx_init(&s.rx);
 	s.conn = c;
 	s.start_ms = proc_now_ms();

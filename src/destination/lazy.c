@@ -1,10 +1,10 @@
 /* migrate-dst, post-copy: the criu lazy-pages daemon (lazy.h). */
 #include "lazy.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "criu.h"
 #include "fs.h"
@@ -14,24 +14,6 @@
 /* How often the socket is looked for while the daemon starts, and where. */
 #define SOCKET_POLL_MS 20
 #define SOCKET	       "work/lazy-pages.socket"
-
-/* The page server the source runs, as the request gives it: an IP address and a port. */
-static int req_page_server(const cJSON *req, char addr[64], char port[8], struct mig_err **err)
-{
-	const char *a = proto_get_str(req, "page_server_addr", 1, err);
-	double p = 0;
-	if (!a || proto_get_num(req, "page_server_port", &p, 1, err) < 0)
-		return -1;
-	unsigned char buf[16];
-	if (strlen(a) >= 64 ||
-	    (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1))
-		return mig_err_set(err, 0, "page_server_addr is not an IP address");
-	if (!(p >= 1 && p <= 65535) || p != (int)p)
-		return mig_err_set(err, 0, "page_server_port out of range");
-	snprintf(addr, 64, "%s", a);
-	snprintf(port, 8, "%d", (int)p);
-	return 0;
-}
 
 /* Waits until the daemon's socket appears, or it exits, or LAZY_SOCKET_WAIT_MS pass. */
 static int await_socket(struct dst_lazy *l, const struct bundle_info *b, struct mig_err **err)
@@ -67,22 +49,31 @@ static int await_socket(struct dst_lazy *l, const struct bundle_info *b, struct 
 	return 0;
 }
 
-int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, const cJSON *req,
+int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, struct dst_pages *pages,
 	       const struct bundle_info *b, struct mig_err **err)
 {
-	char addr[64], port[8];
 	memset(l, 0, sizeof(*l));
-	if (req_page_server(req, addr, port, err) < 0)
-		return -1;
+	if (pages->fd < 0)
+		return mig_err_set(err, 0,
+				   "post-copy needs the source's pages connection first (a 'pages' "
+				   "request before the restore: is migrate-src older than this "
+				   "migrate-dst?)");
 	char *image = bundle_path(b, "image"), *work = bundle_path(b, "work");
 	l->log = mig_strdup_printf("%s/lazy-pages.log", work);
 	int r = bundle_make_dir(b, "work", err);
 	if (r == 0) {
 		const char *argv[CRIU_MAX_ARGS];
-		criu_lazy_pages_argv(criu, addr, port, image, work, l->log, argv);
-		struct proc_opts po = {.timeout_ms = LAZY_FACTOR * step_ms, .stdout_null = 1};
+		char fd[16];
+		snprintf(fd, sizeof(fd), "%d", pages->fd);
+		criu_lazy_pages_argv(criu, fd, image, work, l->log, argv);
+		const int keep[] = {pages->fd, -1};
+		struct proc_opts po = {
+		    .timeout_ms = LAZY_FACTOR * step_ms, .stdout_null = 1, .keep_fds = keep};
 		r = proc_spawn(&l->proc, argv, &po, err);
 	}
+	/* The daemon has it now: its end of the connection is the source's page server's. */
+	close(pages->fd);
+	pages->fd = -1;
 	if (r == 0) {
 		l->running = 1;
 		r = await_socket(l, b, err);

@@ -7,6 +7,7 @@
 
 #include "bundle.h"
 #include "err.h"
+#include "pages.h"
 #include "proc.h"
 
 struct dst_lazy {
@@ -15,10 +16,10 @@ struct dst_lazy {
 	char *log; /* its log file, for the bytes it fetched */
 };
 
-/* Starts the daemon for the page server the restore request names (page_server_addr,
- * page_server_port: checked), and waits for its socket in BUNDLE/work, which `criu restore
+/* Starts the daemon on the session's pages connection (pages.h: handed over, closed here
+ * whatever happens), and waits for its socket in BUNDLE/work, which `criu restore
  * --lazy-pages` connects to.  The daemon may live LAZY_FACTOR steps. */
-int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, const cJSON *req,
+int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, struct dst_pages *pages,
 	       const struct bundle_info *b, struct mig_err **err);
 
 /* Waits for the daemon to fetch every page and exit.  Fails when it did not finish well

@@ -333,7 +333,8 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	long long t0 = proc_now_ms();
 	int lazy = technique_lazy(t);
 	int r =
-	    lazy ? lazy_start(&s->lazy, d->cfg->criu, d->runc.timeout_ms, req, &s->bundle, &e) : 0;
+	    lazy ? lazy_start(&s->lazy, d->cfg->criu, d->runc.timeout_ms, &s->pages, &s->bundle, &e)
+		 : 0;
 	if (r == 0)
 		r = restore_container(&rc, name, &s->bundle, "image", "work", lazy, &opts, &e);
 	if (r == 0)
@@ -360,6 +361,22 @@ static cJSON *do_file(struct dst_session *s, const cJSON *req)
 		return NULL;
 	s->broken = 1;
 	return reply_err(&e);
+}
+
+/* Post-copy, before the source's freeze: a listener for its pages connection, which the
+ * handler accepts once this reply is out (pages.h). */
+static cJSON *do_pages(struct dst_ctx *d, struct dst_session *s)
+{
+	struct mig_err *e = NULL;
+	enum technique t;
+	if (technique_parse(s->report.technique, &t) < 0 || !technique_lazy(t))
+		return proto_reply("a pages connection is for post-copy and hybrid only");
+	cJSON *rep = proto_reply(NULL);
+	if (pages_listen(&s->pages, d->cfg->socket, s->conn, rep, &e) < 0) {
+		cJSON_Delete(rep);
+		return reply_err(&e);
+	}
+	return rep;
 }
 
 static cJSON *do_commit(struct dst_session *s)
@@ -392,6 +409,7 @@ static const struct {
     {"file", 1u << ST_CHECKED | 1u << ST_RECEIVING, 0},
     {"restore", 1u << ST_CHECKED | 1u << ST_RECEIVING, 1},
     {"commit", 1u << ST_RESTORED, 1},
+    {"pages", 1u << ST_CHECKED, 1},
 };
 
 static const char *const state_names[] = {"new",       "hello",	   "checked",
@@ -451,6 +469,8 @@ cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 		return do_doctor(d, req);
 	if (!strcmp(type, "commit"))
 		return do_commit(s);
+	if (!strcmp(type, "pages"))
+		return do_pages(d, s);
 	char msg[128];
 	snprintf(msg, sizeof(msg), "unknown request type '%.40s'", type);
 	return proto_reply_code(PROTO_CODE_UNKNOWN_TYPE, msg);

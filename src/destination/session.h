@@ -7,6 +7,7 @@
 #include "bundle.h"
 #include "conn.h"
 #include "lazy.h"
+#include "pages.h"
 #include "mig.h"
 #include "report.h"
 #include "stream.h"
@@ -44,9 +45,10 @@ struct dst_session {
 	struct stream_rx rx;
 	int restore_tried;
 	long long restore_done_ms;
-	int committed;	      /* the source confirmed the restore: the copy here is the only one */
-	struct dst_lazy lazy; /* post-copy: the criu lazy-pages daemon */
-	int broken;	      /* a protocol violation: answer and close */
+	int committed; /* the source confirmed the restore: the copy here is the only one */
+	struct dst_pages pages; /* post-copy: the source's pages connection */
+	struct dst_lazy lazy;	/* post-copy: the criu lazy-pages daemon */
+	int broken;		/* a protocol violation: answer and close */
 };
 
 #endif

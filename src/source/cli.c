@@ -61,9 +61,9 @@ void cli_src_usage(FILE *out)
 	    "      --no-rootfs-sync   do not copy the bundle's rootfs (it is shared by both hosts)\n"
 	    "      --pre-dumps N      pre-copy/hybrid: pre-dump rounds before the final one (default 1)\n"
 	    "      --converge BYTES   stop the rounds early once one dumps less (K, M, G suffixes)\n"
-	    "      --page-server-addr ADDR  post-copy/hybrid: where DEST reaches this host's page\n"
-	    "                         server (default: this host's address towards DEST)\n"
-	    "      --page-server-port PORT  page server port (default %d)\n"
+	    "      --page-server-port PORT  post-copy/hybrid: the port of CRIU's page server, which\n"
+	    "                         listens on 127.0.0.1 only; its pages go to DEST through\n"
+	    "                         the SSH connection (default %d)\n"
 	    "      --no-sysctl        post-copy/hybrid: refuse instead of raising fs.pipe-max-size\n"
 	    "      --criu PATH        criu binary (default criu)\n"
 	    "      --token-file FILE  a local copy of the destination's token (needed with\n"
@@ -294,8 +294,6 @@ static const char **string_option(struct plan *p, int c)
 		return &p->tools.runc.root;
 	case MIG_OPT_CRIU:
 		return &p->tools.criu;
-	case OPT_PS_ADDR:
-		return &p->how.page_server_addr;
 	case OPT_CSV:
 		return &p->out.csv;
 	case OPT_BACK_HOST:
@@ -463,6 +461,11 @@ static int special_option(struct src_cli *o, int c, const char *arg, int *have_t
 					   arg);
 		p->how.dst_netns = arg;
 		return 0;
+	case OPT_PS_ADDR:
+		return mig_err_set(err, 0,
+				   "--page-server-addr is gone: CRIU's page server listens on "
+				   "127.0.0.1 only and its pages reach the destination through the "
+				   "SSH connection (docs/protocol.md, \"Pages\"); drop the option");
 	case OPT_TRANSFER:
 		if (strcmp(arg, "stream") && strcmp(arg, "rsync"))
 			return mig_err_set(err, 0, "bad --transfer '%s' (stream or rsync)", arg);

@@ -170,8 +170,6 @@ static cJSON *restore_request(struct migration *m)
 	cJSON_AddStringToObject(req, "technique", technique_name(p->how.technique));
 	if (mig_lazy(m)) {
 		cJSON_AddBoolToObject(req, "lazy", 1);
-		cJSON_AddStringToObject(req, "page_server_addr", m->ps_addr);
-		cJSON_AddNumberToObject(req, "page_server_port", p->how.page_server_port);
 	}
 	add_container_facts(m, req);
 	return req;

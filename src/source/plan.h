@@ -33,9 +33,8 @@ struct plan {
 	/* how */
 	struct {
 		enum technique technique;
-		int pre_dumps;		      /* pre-copy rounds (1: the seed's behaviour) */
-		long long converge_bytes;     /* stop the rounds once one dumps less (0: never) */
-		const char *page_server_addr; /* NULL: our address on the SSH/control connection */
+		int pre_dumps;		  /* pre-copy rounds (1: the seed's behaviour) */
+		long long converge_bytes; /* stop the rounds once one dumps less (0: never) */
 		int page_server_port;
 		int no_sysctl; /* refuse instead of raising fs.pipe-max-size */
 		enum compress compress;

@@ -1,6 +1,8 @@
 /* Post-copy (lazy pages): the final dump writes everything but the memory pages, which the
  * source's page server hands out on demand after the destination has restored the
- * container; the downtime is the dump of the small image, its transfer and the restore. */
+ * container; the downtime is the dump of the small image, its transfer and the restore.
+ * The page server listens on 127.0.0.1 only and its one connection is ours: its bytes go
+ * through the pages connection of the control session (tunnel.h, pageserver.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,23 +16,46 @@
 #include "log.h"
 #include "proto.h"
 #include "technique.h"
+#include "pageserver.h"
 #include "timeouts.h"
+#include "tunnel.h"
+
+/* The two CRIUs must speak the same page-server records (pageserver.h); the tunnel watches
+ * them for the daemon's goodbye when it knows their size. */
+static int prepare_watch(struct migration *m, struct mig_err **err)
+{
+	char *mine = NULL;
+	if (criu_version(m->p->tools.criu, &mine, err) < 0)
+		return -1;
+	const char *theirs = m->sess.dst_criu_version;
+	size_t a = page_server_record_size(mine), b = page_server_record_size(theirs);
+	int r = 0;
+	if (a && b && a != b)
+		r = mig_err_set(
+		    err, 0,
+		    "CRIU %s here and CRIU %s on %s do not speak the same page-server "
+		    "protocol (CRIU 4.2 changed its messages): use the same CRIU on both "
+		    "hosts, or cold or pre-copy",
+		    mine, theirs, m->p->where.ssh.host);
+	else if (!a)
+		log_warn("CRIU %s: its page-server messages are not known here, so the page "
+			 "tunnel does not watch for the lazy-pages daemon's goodbye "
+			 "(docs/notes-lazy-pages.md, \"The pages connection\")",
+			 mine);
+	ps_watch_init(&m->ps_watch, a);
+	m->tunnel_watch = (struct tunnel_watch){
+	    .observe = ps_watch_observe, .said_goodbye = ps_watch_goodbye, .ctx = &m->ps_watch};
+	free(mine);
+	return r;
+}
 
 int postcopy_prepare(struct migration *m, struct mig_err **err)
 {
-	const struct plan *p = m->p;
-	if (p->how.page_server_addr) {
-		snprintf(m->ps_addr, sizeof(m->ps_addr), "%s", p->how.page_server_addr);
-	} else {
-		/* The address this host uses to reach the destination is one the destination
-		 * can reach back. */
-		int fd = m->sess.ssh ? mig_ssh_fd(m->sess.ssh) : conn_fd(m->sess.ctl);
-		if (sock_local_addr(fd, m->ps_addr, sizeof(m->ps_addr), err) < 0)
-			return mig_err_wrap(err, "page server address (give --page-server-addr)");
-	}
 	free(m->page_server);
-	m->page_server = conn_host_join(m->ps_addr, ":%d", p->how.page_server_port);
-	return 0;
+	m->page_server = mig_strdup_printf("127.0.0.1:%d", m->p->how.page_server_port);
+	if (prepare_watch(m, err) < 0)
+		return mig_err_wrap(err, "post-copy");
+	return session_pages(&m->sess, m->p->what.container, err);
 }
 
 /* Waits for runc's ready byte on fd, or for the dump to end without it. */
@@ -106,11 +131,28 @@ int postcopy_dump(struct migration *m, int *timed_out, struct mig_err **err)
 	m->lazy_running = 1;
 	r = wait_ready(m, pfd[0], timed_out, err);
 	close(pfd[0]);
+	/* CRIU listens now; before anything moves, its one connection must be ours. */
+	int fd = -1;
+	if (r == 0 && (r = page_server_connect(m->p->how.page_server_port, &fd, err)) == 0)
+		r = tunnel_start(fd, m->sess.pages, &m->tunnel_watch, err);
 	return r;
+}
+
+/* The tunnel's end: its byte count into the report, its failure (if any) into *err. */
+static void end_tunnel(struct migration *m, struct mig_err **err)
+{
+	struct tunnel_stats st = {0};
+	if (!tunnel_active())
+		return;
+	tunnel_stop(&st, err);
+	m->r->lazy_wire_bytes = st.to_remote;
 }
 
 void postcopy_abort(struct migration *m)
 {
+	struct mig_err *e = NULL;
+	end_tunnel(m, &e); /* the page server sees its connection closed */
+	mig_err_free(&e);
 	if (!m->lazy_running)
 		return;
 	struct proc_result res;
@@ -123,9 +165,14 @@ void postcopy_let_finish(struct migration *m, struct mig_err **cause)
 {
 	if (!m->lazy_running)
 		return;
-	/* Its own limit (LAZY_FACTOR * STEP) bounds the wait. */
+	/* Its own limit (LAZY_FACTOR * STEP) bounds the wait; the pages keep moving meanwhile
+	 * as long as the SSH connection holds. */
 	struct proc_result res;
 	struct mig_err *e = NULL;
+	(void)tunnel_run(proc_deadline_in(LAZY_FACTOR * m->p->tools.runc.timeout_ms), &e);
+	mig_err_free(&e);
+	end_tunnel(m, &e);
+	mig_err_free(&e);
 	if (proc_wait(&m->lazy, &res, &e) == 0) {
 		int served = res.exited && res.exit_code == 0;
 		mig_err_append(cause,
@@ -163,9 +210,18 @@ int postcopy_finish(struct migration *m, struct mig_err **err)
 			m->r->lazy_bytes = v;
 		cJSON_Delete(msg);
 	}
-	/* The page server exits once the destination has every page. */
-	struct proc_result res;
+	/* The page server exits once the destination has every page; the tunnel ends with
+	 * the two CRIUs' goodbye (PS_IOV_FORCE_CLOSE and its answer) already through it. */
 	struct mig_err *e2 = NULL;
+	if (tunnel_run(proc_deadline_in(TUNNEL_DRAIN_MS), &e2) < 0 && ok) {
+		ok = 0;
+		*err = e2;
+		e2 = NULL;
+	}
+	mig_err_free(&e2);
+	end_tunnel(m, &e2);
+	mig_err_free(&e2); /* a failure was taken by tunnel_run above */
+	struct proc_result res;
 	if (proc_wait(&m->lazy, &res, &e2) == 0) {
 		const char *argv[] = {"runc", NULL};
 		if (!(res.exited && res.exit_code == 0) && ok) {

@@ -161,9 +161,9 @@ static int check_source_features(struct migration *m, struct mig_err **err)
 /* The dumps' runc: with a CRIU configuration file when an option has no runc flag. */
 static int dump_config(struct migration *m, struct mig_err **err)
 {
-	const char *lines[4];
+	const char *lines[CRIU_CONFIG_LINES];
 	m->dump_runc = m->p->tools.runc;
-	if (!criu_config_lines(&m->p->how.criu, 1, lines))
+	if (!criu_config_lines(&m->p->how.criu, 1, mig_lazy(m), lines))
 		return 0;
 	if (criu_config_write(lines, m->criu_config, sizeof(m->criu_config), err) < 0)
 		return -1;

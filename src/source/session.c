@@ -7,6 +7,7 @@
 
 #include "proto.h"
 #include "text.h"
+#include "tunnel.h"
 #include "timeouts.h"
 
 void session_init(struct ctl_session *s, const struct plan *p)
@@ -123,6 +124,9 @@ static int take_hello(struct ctl_session *s, const cJSON *rep, struct mig_err **
 	const char *version = proto_get_str(rep, "version", 0, NULL);
 	if (version)
 		s->dst_version = mig_xstrdup(version);
+	const char *criu = proto_get_str(rep, "criu_version", 0, NULL);
+	if (criu && strlen(criu) < 64 && strspn(criu, "0123456789.") == strlen(criu))
+		s->dst_criu_version = mig_xstrdup(criu);
 	return 0;
 }
 
@@ -169,8 +173,91 @@ cJSON *session_call(struct ctl_session *s, cJSON *req, int timeout_ms, struct mi
 	return proto_take_reply(session_recv(s, timeout_ms, err), err);
 }
 
+/* The destination's pages endpoint from its reply: a socket file beside our control socket
+ * (pages-HEX.sock), or a port.  Anything else is refused: the peer does not get to name a
+ * path on its host for our SSH session to connect to. */
+static struct mig_conn *open_pages_endpoint(struct ctl_session *s, const cJSON *rep,
+					    struct mig_err **err)
+{
+	const struct plan *p = s->p;
+	const char *path = proto_get_str(rep, "pages_socket", 0, NULL);
+	long long port = 0;
+	if (!path && proto_get_count(rep, "pages_port", 65535, &port, 1, err) < 0)
+		return NULL;
+	if (path) {
+		const char *slash = strrchr(p->where.socket, '/');
+		size_t dir = slash ? (size_t)(slash - p->where.socket) + 1 : 0;
+		const char *name = path + dir;
+		if (p->where.direct || p->where.use_port || strncmp(path, p->where.socket, dir) ||
+		    strncmp(name, "pages-", 6) || strlen(name) != 6 + 16 + 5 ||
+		    strspn(name + 6, "0123456789abcdef") != 16 || strcmp(name + 22, ".sock")) {
+			mig_err_set(err, 0,
+				    "the destination's pages socket '%.200s' is not one "
+				    "beside its control socket: refusing it",
+				    path);
+			return NULL;
+		}
+		return mig_ssh_forward_unix(s->ssh, path, err);
+	}
+	if (port < 1) {
+		mig_err_set(err, 0, "the destination's pages port is out of range");
+		return NULL;
+	}
+	if (p->where.direct)
+		return conn_tcp_connect(p->where.ssh.host, (int)port, SESSION_MS, err);
+	if (!p->where.use_port) {
+		mig_err_set(err, 0,
+			    "the destination offers a TCP pages port on a Unix control socket");
+		return NULL;
+	}
+	return mig_ssh_forward(s->ssh, "127.0.0.1", (int)port, err);
+}
+
+/* The first message on the pages connection, and its answer. */
+static int pages_hello(struct ctl_session *s, const char *name, const char *nonce,
+		       struct mig_err **err)
+{
+	cJSON *m = proto_msg("pages_hello");
+	cJSON_AddStringToObject(m, "name", name);
+	if (s->auth_on) {
+		char proof[AUTH_HEX];
+		auth_pages_proof(&s->keys, nonce, proof);
+		cJSON_AddStringToObject(m, "proof", proof);
+	}
+	cJSON *rep = proto_call(s->pages, m, SESSION_MS, err);
+	cJSON_Delete(m);
+	cJSON_Delete(rep);
+	return rep ? 0 : -1;
+}
+
+int session_pages(struct ctl_session *s, const char *name, struct mig_err **err)
+{
+	cJSON *req = proto_msg("pages");
+	cJSON_AddStringToObject(req, "name", name);
+	cJSON *rep = session_call(s, req, CONTROL_REPLY_MS, err);
+	cJSON_Delete(req);
+	if (!rep)
+		return mig_err_wrap(err, "pages connection");
+	const char *nonce = proto_get_str(rep, "nonce", 1, err);
+	int r = -1;
+	if (nonce && strlen(nonce) == AUTH_HEX - 1 &&
+	    strspn(nonce, "0123456789abcdef") == AUTH_HEX - 1) {
+		s->pages = open_pages_endpoint(s, rep, err);
+		r = s->pages ? pages_hello(s, name, nonce, err) : -1;
+	} else if (nonce) {
+		mig_err_set(err, 0, "no valid nonce");
+	}
+	cJSON_Delete(rep);
+	return r < 0 ? mig_err_wrap(err, "pages connection") : 0;
+}
+
 void session_close(struct ctl_session *s)
 {
+	if (s->pages) {
+		tunnel_forget(s->pages);
+		s->pages->close(s->pages);
+		s->pages = NULL;
+	}
 	if (s->ctl)
 		s->ctl->close(s->ctl);
 	s->ctl = NULL;
@@ -178,5 +265,6 @@ void session_close(struct ctl_session *s)
 	s->ssh = NULL;
 	free(s->base_dir);
 	free(s->dst_version);
-	s->base_dir = s->dst_version = NULL;
+	free(s->dst_criu_version);
+	s->base_dir = s->dst_version = s->dst_criu_version = NULL;
 }

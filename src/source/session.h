@@ -17,13 +17,15 @@ struct ctl_session {
 	const struct plan *p;
 	struct mig_ssh *ssh; /* NULL with --direct */
 	struct mig_conn *ctl;
+	struct mig_conn *pages; /* post-copy: the pages connection (session_pages), or NULL */
 	int auth_on; /* the destination proved the token: every message both ways is MACed */
 	int have_token;
 	char token[AUTH_HEX];
 	char cnonce[AUTH_HEX]; /* ours, in the hello */
 	struct auth_keys keys;
-	char *base_dir;	   /* the destination's (from hello) */
-	char *dst_version; /* migrate-dst's version (from hello), or NULL */
+	char *base_dir;		/* the destination's (from hello) */
+	char *dst_version;	/* migrate-dst's version (from hello), or NULL */
+	char *dst_criu_version; /* the destination's CRIU version (from hello), or NULL */
 };
 
 void session_init(struct ctl_session *s, const struct plan *p);
@@ -53,6 +55,14 @@ cJSON *session_recv(struct ctl_session *s, int timeout_ms, struct mig_err **err)
 /* session_send, session_recv, and a reply with "ok": false as an error carrying its text. */
 cJSON *session_call(struct ctl_session *s, cJSON *req, int timeout_ms, struct mig_err **err);
 
+/* Post-copy, before the freeze: asks the destination for a pages connection for container
+ * name, opens it the way the control channel was opened (to the Unix socket it names,
+ * which must sit beside the control socket, or to the port it names) and proves the session
+ * on it (auth_pages_proof).  s->pages then carries CRIU's page-server protocol, raw. */
+int session_pages(struct ctl_session *s, const char *name, struct mig_err **err);
+
+/* Closes the pages connection (first, ending a page tunnel that uses it), the control
+ * channel and the SSH session. */
 void session_close(struct ctl_session *s);
 
 #endif

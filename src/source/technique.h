@@ -9,12 +9,14 @@
 #include <limits.h>
 
 #include "bundle.h"
+#include "pageserver.h"
 #include "plan.h"
 #include "proc.h"
 #include "report.h"
 #include "runc.h"
 #include "session.h"
 #include "transfer.h"
+#include "tunnel.h"
 
 struct migration {
 	const struct plan *p;
@@ -37,9 +39,10 @@ struct migration {
 	struct runc_ctx dump_runc;
 	char criu_config[PATH_MAX]; /* that file, "" when none; unlinked at the end */
 	/* post-copy */
-	char *page_server; /* "ADDR:PORT" the page server listens on */
-	char ps_addr[64];
-	struct proc lazy; /* the lazy checkpoint, serving pages */
+	char *page_server;		  /* "127.0.0.1:PORT", where the page server listens */
+	struct ps_watch ps_watch;	  /* the lazy-pages daemon's requests (pageserver.h) */
+	struct tunnel_watch tunnel_watch; /* ps_watch, for the tunnel */
+	struct proc lazy;		  /* the lazy checkpoint, serving pages */
 	int lazy_running;
 };
 

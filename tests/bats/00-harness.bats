@@ -397,9 +397,17 @@ fr() {
 	fake_bundle "$SRC_BASE" c1
 	fr "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
 	echo 300 >"$SRC_ROOT/lazy-serve-ms"
+	port=$((30000 + RANDOM % 20000))
+	# As CRIU would, it listens on every address unless its configuration says loopback.
+	run "$FAKE_RUNC" --root "$SRC_ROOT" checkpoint --image-path "$TEST_TMP/img" --lazy-pages \
+		--page-server 127.0.0.1:$port c1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"would listen on every address"* ]]
+	printf 'address 127.0.0.1\n' >"$TEST_TMP/criu.conf"
+	export CRIU_CONFIG_FILE=$TEST_TMP/criu.conf
 	start=$(date +%s%N)
 	run "$FAKE_RUNC" --root "$SRC_ROOT" checkpoint --image-path "$TEST_TMP/img" --lazy-pages \
-		--page-server 127.0.0.1:27000 --status-fd 5 c1 5>"$TEST_TMP/status"
+		--page-server 127.0.0.1:$port --status-fd 5 c1 5>"$TEST_TMP/status"
 	[ "$status" -eq 0 ]
 	[ $(( ($(date +%s%N) - start) / 1000000 )) -ge 300 ]
 	[ "$(od -An -tx1 "$TEST_TMP/status" | tr -d ' ')" = 00 ]
@@ -416,7 +424,39 @@ fr() {
 	(sleep 0.5; touch "$TEST_TMP/img2/lazy-done") 3>&- &
 	BG_PIDS+=("$!")
 	SECONDS=0
-	run timeout 20 "$FAKE_RUNC" --root "$SRC_ROOT" checkpoint --image-path "$TEST_TMP/img2" --lazy-pages c1
+	run timeout 20 "$FAKE_RUNC" --root "$SRC_ROOT" checkpoint --image-path "$TEST_TMP/img2" --lazy-pages \
+		--page-server 127.0.0.1:$port c1
 	[ "$status" -eq 0 ]
 	[ "$SECONDS" -lt 10 ]
+}
+
+@test "fakeps speaks CRIU's page-server records: pages for a GET, a reset is a failure, an end without goodbye is not" {
+	head -c 100000 /dev/urandom >"$TEST_TMP/pages"
+	zeros='\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+	for mode in goodbye no-goodbye; do
+		port=$((30000 + RANDOM % 20000))
+		"$FAKEPS" serve "$port" "$TEST_TMP/pages" >"$TEST_TMP/ps.out" 2>"$TEST_TMP/ps.err" &
+		ps_pid=$!
+		BG_PIDS+=("$ps_pid")
+		wait_for_line "$TEST_TMP/ps.out" listening 5
+		exec 7<>"/dev/tcp/127.0.0.1/$port"
+		printf "\\x07\\x00\\x00\\x00$zeros" >&7
+		head -c 100000 <&7 | cmp - "$TEST_TMP/pages"
+		if [ "$mode" = goodbye ]; then
+			printf "\\x24\\x10\\x00\\x00$zeros" >&7
+			[ "$(head -c 4 <&7 | od -An -tx1 | tr -d ' \n')" = 00000000 ]
+		fi
+		exec 7<&-
+		wait "$ps_pid"   # both end "successfully", by CRIU's rules
+	done
+	# A reset (SO_LINGER 0) is a broken transfer: exit 1.
+	port=$((30000 + RANDOM % 20000))
+	"$FAKEPS" serve "$port" "$TEST_TMP/pages" >"$TEST_TMP/ps.out" 2>"$TEST_TMP/ps.err" &
+	ps_pid=$!
+	BG_PIDS+=("$ps_pid")
+	wait_for_line "$TEST_TMP/ps.out" listening 5
+	"$FAKEPS" reset "$port"
+	run wait "$ps_pid"
+	[ "$status" -eq 1 ]
+	grep -q "the connection broke" "$TEST_TMP/ps.err"
 }

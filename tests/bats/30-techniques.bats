@@ -6,6 +6,7 @@
 load ../lib/common
 
 setup() {
+	BG_PIDS=()
 	mk_hosts
 	export FAKE_CRIU_DIR="$TEST_TMP/criu"
 	FAKE_CRIU="$_COMMON_TESTS_DIR/fake-criu"
@@ -23,6 +24,7 @@ setup() {
 }
 
 teardown() {
+	for p in "${BG_PIDS[@]}"; do stop_pid "$p" 2; done
 	dst_stop
 	sshd_stop
 	echo "$PIPE_MAX_BEFORE" >/proc/sys/fs/pipe-max-size
@@ -109,7 +111,11 @@ ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }
 	line=$(printf '%s\n' "$output" | grep '^{')
 	run ckpt_lines
 	[[ "${lines[0]}" =~ checkpoint\ --image-path\ $SRC_BASE/c1/image\ --lazy-pages\ --page-server\ 127\.0\.0\.1:$PS_PORT\ --status-fd\ [0-9]+\ c1$ ]]
-	grep -qx "lazy-pages --page-server --address 127.0.0.1 --port $PS_PORT --images-dir $DST_BASE/c1/image --work-dir $DST_BASE/c1/work --log-file $DST_BASE/c1/work/lazy-pages.log -v4" "$FAKE_CRIU_DIR/argv.log"
+	# The daemon gets the pages connection itself (--ps-socket); it connects nowhere.
+	grep -Eqx "lazy-pages --page-server --ps-socket [0-9]+ --images-dir $DST_BASE/c1/image --work-dir $DST_BASE/c1/work --log-file $DST_BASE/c1/work/lazy-pages.log -v4" "$FAKE_CRIU_DIR/argv.log"
+	# The stand-in daemon checked the bytes: the source's pages-1.img, through the tunnel.
+	cmp "$DST_BASE/c1/work/lazy-pages.received" "$DST_BASE/c1/image/pages-1.img"
+	[ "$(json_get "$line" lazy_wire_bytes)" -ge 1048576 ]
 	grep -q -- "restore -d --lazy-pages --image-path $DST_BASE/c1/image" "$DST_ROOT/argv.log"
 	grep -qx "check --feature uffd-noncoop" "$FAKE_CRIU_DIR/argv.log"
 	[ "$(json_get "$line" technique)" = post-copy ]
@@ -138,11 +144,92 @@ ckpt_lines() { grep -- ' checkpoint ' "$SRC_ROOT/argv.log"; }
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
 }
 
-@test "--page-server-addr overrides the address the destination is told" {
-	src --json --page-server-addr 127.0.0.1 -t post-copy c1 127.0.0.1
+@test "post-copy with -p (TCP through SSH) and with --direct: the pages connection goes the way the control channel went" {
+	src --json -p "$DST_PORT" -t post-copy c1 127.0.0.1
+	echo "$output"
 	[ "$status" -eq 0 ]
-	src_argv=$(ckpt_lines)
-	[[ "$src_argv" == *"--page-server 127.0.0.1:$PS_PORT"* ]]
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(json_get "$line" lazy_wire_bytes)" -ge 1048576 ]
+	cmp "$DST_BASE/c1/work/lazy-pages.received" "$DST_BASE/c1/image/pages-1.img"
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	"$FAKE_RUNC" --root "$DST_ROOT" delete -f c1
+	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
+	rm -f "$DST_BASE/c1/work/lazy-pages.received"
+	src --json --direct -p "$DST_PORT" --token-file "$DST_TOKEN" -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	line=$(printf '%s\n' "$output" | grep '^{')
+	[ "$(json_get "$line" lazy_wire_bytes)" -ge 1048576 ]
+	cmp "$DST_BASE/c1/work/lazy-pages.received" "$DST_BASE/c1/image/pages-1.img"
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
+}
+
+@test "--page-server-addr is refused: the page server listens on loopback only" {
+	src --json --page-server-addr 10.0.0.1 -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 1 ] # a usage error
+	[[ "$output" == *"--page-server-addr is gone"*"127.0.0.1 only"* ]]
+	[ ! -e "$SRC_ROOT/argv.log" ] || ! grep -q checkpoint "$SRC_ROOT/argv.log"
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+}
+
+@test "a local process that connects to the page server first gets nothing more: refused, the container runs on the source" {
+	# It connects the moment the page server listens, before migrate-src can.
+	cat >"$SRC_ROOT/hook-page-server" <<HOOK
+#!/bin/bash
+( exec 7<>/dev/tcp/127.0.0.1/\$1; sleep 30 ) </dev/null >/dev/null 2>&1 &
+echo \$! >"$TEST_TMP/squatter.pid"
+sleep 0.3
+HOOK
+	chmod +x "$SRC_ROOT/hook-page-server"
+	src -t post-copy c1 127.0.0.1
+	echo "$output"
+	kill "$(cat "$TEST_TMP/squatter.pid")" 2>/dev/null || true
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"another local process connected to it first"* ]]
+	[[ "$output" == *"memory may have been read"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+	# nothing was asked of the destination's runc
+	! grep -q restore "$DST_ROOT/argv.log" 2>/dev/null
+}
+
+@test "the lazy-pages daemon dies mid-transfer (no goodbye): the page server's connection is reset, CRIU resumes the container here, the destination removes its copy" {
+	echo 100000 >"$FAKE_CRIU_DIR/cut-lazy-pages"
+	echo 20000 >"$SRC_ROOT/lazy-serve-ms"
+	src -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"went away after 100000 bytes"* ]]
+	[[ "$output" == *"running on this host again"* ]]
+	# The stand-in page server saw a broken connection, not an end (which CRIU would take
+	# for a finished transfer, and kill the container here).
+	grep -q "the connection broke" "$SRC_BASE/c1/image/fakeps.err"
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+}
+
+@test "the SSH connection is cut in the lazy phase: reset on both sides, the container runs on the source only" {
+	echo 5 >"$FAKE_CRIU_DIR/pause-lazy-pages"
+	echo 30000 >"$SRC_ROOT/lazy-serve-ms"
+	(src -t post-copy c1 127.0.0.1; echo "$status" >"$TEST_TMP/src.rc"; echo "$output" >"$TEST_TMP/src.out") 3>&- &
+	BG_PIDS+=("$!")
+	for _ in $(seq 200); do [ -e "$FAKE_CRIU_DIR/lazy-paused" ] && break; sleep 0.1; done
+	[ -e "$FAKE_CRIU_DIR/lazy-paused" ]
+	# End every SSH session of our own sshd (its children, by PID): the link is gone.
+	for p in $(ps -o pid= --ppid "$SSHD_PID"); do kill -KILL "$p"; done
+	for _ in $(seq 300); do [ -e "$TEST_TMP/src.rc" ] && break; sleep 0.1; done
+	cat "$TEST_TMP/src.out"
+	[ "$(cat "$TEST_TMP/src.rc")" -eq 3 ]
+	grep -q "running on this host again" "$TEST_TMP/src.out"
+	wait_for_line "$TEST_TMP/dst.log" '"role":"destination"' 20
+	run cat "$TEST_TMP/dst.log"
+	echo "$output"
+	[[ "$output" == *"incomplete copy"* ]]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+	grep -q "the connection broke" "$SRC_BASE/c1/image/fakeps.err"
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
 }
 
 @test "the page server never signals ready: stopped after --timeout, container runs on the source" {

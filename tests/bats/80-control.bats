@@ -187,6 +187,39 @@ HOOK
 	refute_grep ' restore ' "$DST_ROOT/argv.log"
 }
 
+@test "a pages connection must prove its session: others are refused, the socket is root's and goes away" {
+	run "$CTLCAT" --token "$DST_TOKEN" --socket "$DST_SOCKET" '{"v":2,"type":"hello"}' \
+		'{"v":2,"type":"check","name":"c1","technique":"post-copy"}' '{"v":2,"type":"pages","name":"c1"}'
+	echo "$output"
+	[[ "${lines[2]}" == *'"ok":true'* ]]
+	path=$(jq -r .pages_socket <<<"${lines[2]}")
+	nonce=$(jq -r .nonce <<<"${lines[2]}")
+	# beside the control socket, named at random, 0600, root's
+	[ "$(dirname "$path")" = "$(dirname "$DST_SOCKET")" ]
+	[[ "$(basename "$path")" =~ ^pages-[0-9a-f]{16}\.sock$ ]]
+	[ "$(stat -c '%a %U %F' "$path")" = "600 root socket" ]
+	[ ${#nonce} -eq 64 ]
+	# nobody else may connect; root without this session's key is refused
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTLCAT" --socket "$path" '{"v":2,"type":"pages_hello","name":"c1"}'
+	[[ "$output" != *'"ok":true'* ]]
+	run "$CTLCAT" --socket "$path" '{"v":2,"type":"pages_hello","name":"c1","proof":"'"$nonce"'"}'
+	echo "$output"
+	[[ "$output" == *"without this session's proof"* ]]
+	run "$CTLCAT" --socket "$path" '{"v":2,"type":"pages_hello","name":"c2","proof":"'"$nonce"'"}'
+	[[ "$output" == *"for another container"* ]]
+	run "$CTLCAT" --socket "$path" '{"v":2,"type":"hello"}'
+	[[ "$output" == *"begins with pages_hello"* ]]
+	# eight failures and the listener is gone (else PAGES_HELLO_MS, 10 s, ends it)
+	for _ in 1 2 3 4 5; do "$CTLCAT" --socket "$path" '{"v":2,"type":"x"}' >/dev/null 2>&1 || true; done
+	for _ in $(seq 50); do [ -e "$path" ] || break; sleep 0.1; done
+	[ ! -e "$path" ]
+	grep -q "pages connection refused" "$TEST_TMP/dst.log"
+	# a pages request is for post-copy and hybrid only
+	run "$CTLCAT" --token "$DST_TOKEN" --socket "$DST_SOCKET" '{"v":2,"type":"hello"}' \
+		'{"v":2,"type":"check","name":"c1","technique":"cold"}' '{"v":2,"type":"pages","name":"c1"}'
+	[[ "${lines[2]}" == *"for post-copy and hybrid only"* ]]
+}
+
 @test "SIGTERM to migrate-dst with a handler waiting: every handler is gone within the grace period" {
 	"$CTLCAT" --token "$DST_TOKEN" 127.0.0.1 "$DST_PORT" '{"v":2,"type":"hello"}' \
 		'{"v":2,"type":"check","name":"c1"}' '{"v":2,"type":"file","name":"x","size":100,"mode":384}' \

@@ -12,6 +12,7 @@ setup_file() {
 }
 
 setup() {
+	BG_PIDS=()
 	e2e_possible || skip "$E2E_SKIP_REASON"
 	mk_hosts
 	sshd_start "$TEST_TMP/sshd"
@@ -19,6 +20,7 @@ setup() {
 }
 
 teardown() {
+	for p in "${BG_PIDS[@]}"; do stop_pid "$p" 2; done
 	dst_stop
 	sshd_stop
 	real_cleanup c1 t1
@@ -243,9 +245,23 @@ assert_stats_match_criu_logs() {
 	make_real_bundle "$DST_BASE/c1"
 	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
 	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 5
-	src --json --page-server-port $((30000 + RANDOM % 20000)) c1 127.0.0.1 False True
+	port=$((30000 + RANDOM % 20000))
+	# CRIU's page server listens on 127.0.0.1 only: a listener on another address with its
+	# port held all along would make a bind to every address fail.
+	"$FAKEPS" hold 127.0.0.2 "$port" >"$TEST_TMP/hold.out" &
+	hold=$!
+	BG_PIDS+=("$hold")
+	wait_for_line "$TEST_TMP/hold.out" listening 5
+	# Nothing of CRIU's listens on anything but loopback at any moment of the migration.
+	(while :; do ss -Hltnp 2>/dev/null | grep '"criu"'; sleep 0.01; done) >"$TEST_TMP/listeners" 3>&- &
+	poller=$!
+	BG_PIDS+=("$poller")
+	src --json --page-server-port "$port" c1 127.0.0.1 False True
 	echo "$output"; cat "$TEST_TMP/dst.log"
+	kill "$poller" "$hold"
 	echo "$PIPE_MAX_BEFORE" >/proc/sys/fs/pipe-max-size
+	cat "$TEST_TMP/listeners"
+	! grep -v '127\.0\.0\.1:' "$TEST_TMP/listeners"
 	[ "$status" -eq 0 ]
 	# Raised unless it was big enough or root has CAP_SYS_RESOURCE (bit 24: CRIU may then
 	# size its pipe past the limit, as in the VM bed's guest; this machine's root lacks it).
@@ -262,4 +278,6 @@ assert_stats_match_criu_logs() {
 	[ "$(json_get "$line" technique)" = post-copy ]
 	[ "$(json_get "$line" lazy_ms)" -ge 0 ]
 	[ "$(json_get "$line" lazy_bytes)" -gt 0 ]
+	# every page went through the tunnel, with CRIU's own headers
+	[ "$(json_get "$line" lazy_wire_bytes)" -ge "$(json_get "$line" lazy_bytes)" ]
 }

@@ -195,6 +195,8 @@ digest() {
 	[ "$before" = "$after" ]
 	line=$(printf '%s\n' "$output" | grep '^{')
 	[ "$(json_get "$line" lazy_bytes)" -gt 100000000 ] # the memory came lazily
+	# through the SSH connection (the page tunnel), every byte of it
+	[ "$(json_get "$line" lazy_wire_bytes)" -ge "$(json_get "$line" lazy_bytes)" ]
 }
 
 @test "a subscriber connected inside the container: without --tcp-established exit 3 with CRIU's message" {

@@ -32,13 +32,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const str_keys[] = {
-    "type",	"name",		"technique",	"error",   "page_server_addr",
-    "base_dir", "runc_version", "criu_version", "version", "bundle",
-    "auth",	"nonce",	"mac",		"",	   "v\xff",
+    "type",	    "name",	    "technique", "error",  "pages_socket", "base_dir",
+    "runc_version", "criu_version", "version",	 "bundle", "auth",	   "nonce",
+    "mac",	    "proof",	    "",		 "v\xff",
 };
 static const char *const num_keys[] = {
-    "v",   "page_server_port", "restore_ms", "lazy_ms", "lazy_bytes",
-    "seq", "deadline_ms",      "type",	     "",
+    "v", "pages_port", "restore_ms", "lazy_ms", "lazy_bytes", "seq", "deadline_ms", "type", "",
 };
 static const char *const bool_keys[] = {"ok", "lazy", "terminal", "auth", "v", ""};
 

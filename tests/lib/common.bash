@@ -5,6 +5,7 @@
 #   FAKE_RUNC                 tests/fake-runc
 #   CTLCAT SENDPTY HOLDPTY    build/tests/helpers/{ctlcat,sendpty,holdpty}
 #   FAKEDST                   build/tests/helpers/fakedst (a hostile stand-in destination)
+#   FAKEPS                    build/tests/helpers/fakeps (page-server stand-in, listeners)
 #
 # Functions:
 #   mk_hosts / rm_hosts                 temp tree: TEST_TMP, SRC_BASE DST_BASE SRC_ROOT DST_ROOT
@@ -33,6 +34,7 @@ _COMMON_TOP=$(cd "$_COMMON_TESTS_DIR/.." && pwd)
 : "${SENDPTY:=$_COMMON_TOP/build/tests/helpers/sendpty}"
 : "${HOLDPTY:=$_COMMON_TOP/build/tests/helpers/holdpty}"
 : "${FAKEDST:=$_COMMON_TOP/build/tests/helpers/fakedst}"
+: "${FAKEPS:=$_COMMON_TOP/build/tests/helpers/fakeps}"
 export MIGRATE_SRC MIGRATE_DST FAKE_RUNC CTLCAT SENDPTY HOLDPTY FAKEDST
 
 # --- processes -------------------------------------------------------------------------------

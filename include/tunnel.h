@@ -1,0 +1,77 @@
+/* Post-copy's page tunnel on the source: the bytes between CRIU's page server (a loopback
+ * socket only migrate-src is connected to) and the pages connection to migrate-dst (an SSH
+ * channel of the session's one SSH connection, or TCP with --direct), where the destination
+ * hands them to its `criu lazy-pages` (docs/protocol.md, "Pages").
+ *
+ * One thread on purpose: a libssh session must not be used by two threads, and the control
+ * channel shares it.  So the tunnel is pumped inside every wait of the process's
+ * connections (conn.c and ssh.c add tunnel_pollfds to what they wait for and call
+ * tunnel_pump), and by tunnel_run when nothing else is waited for.  At most one tunnel
+ * exists per process.
+ *
+ * How the page server's connection ends decides where the container lives on (CRIU's
+ * cr-dump.c): a page server whose peer ends cleanly counts its transfer as done and CRIU
+ * kills the source's tasks; one whose connection breaks (a reset) fails and CRIU resumes
+ * them.  So the destination's end of data is passed on as an end only after the lazy-pages
+ * daemon's goodbye (its close request, seen by a tunnel_watch), and as a reset otherwise;
+ * a failure of the tunnel itself resets too, unless the goodbye went through.  The
+ * destination, whose daemon then fails, removes its incomplete copy. */
+#ifndef MIG_TUNNEL_H
+#define MIG_TUNNEL_H
+
+#include <poll.h>
+
+#include "conn.h"
+#include "err.h"
+
+#define TUNNEL_MAX_POLLFDS 2
+
+struct tunnel_stats {
+	long long to_remote; /* bytes from the page server to the destination (the pages) */
+	long long to_local;  /* bytes from the destination (its requests) */
+};
+
+/* What the tunnel knows of the protocol it carries (NULL: nothing, a plain tunnel: the
+ * destination's end of data is passed on as an end). */
+struct tunnel_watch {
+	/* Sees every byte the destination sends toward the page server, in order. */
+	void (*observe)(void *ctx, const void *buf, size_t n);
+	/* 1 once those bytes ended with the peer's goodbye. */
+	int (*said_goodbye)(void *ctx);
+	void *ctx;
+};
+
+/* Starts the tunnel between local (a connected socket, taken over) and remote (borrowed:
+ * it must outlive the tunnel); watch (borrowed too) may be NULL. */
+int tunnel_start(int local, struct mig_conn *remote, const struct tunnel_watch *watch,
+		 struct mig_err **err);
+
+/* A tunnel exists (running, or ended with its error kept for tunnel_stop). */
+int tunnel_active(void);
+
+/* The descriptors a wait must also watch for the tunnel (none once it has ended), into p
+ * (room for TUNNEL_MAX_POLLFDS); returns how many. */
+int tunnel_pollfds(struct pollfd *p);
+
+/* Moves what can be moved without waiting; returns 1 when something moved (the caller
+ * should not sleep before trying again), 0 otherwise.  Safe to call at any time, also
+ * from inside a remote's own wait (it does nothing then). */
+int tunnel_pump(void);
+
+/* Both directions have ended (each side closed its half), or the tunnel failed. */
+int tunnel_done(void);
+
+/* Pumps until tunnel_done() or the deadline (proc_now_ms(), -1: none); a stop request does
+ * not end it (the pages are the container's memory).  0 when the tunnel ended cleanly,
+ * -1 with *err for its failure or MIG_TIMEOUT. */
+int tunnel_run(long long deadline, struct mig_err **err);
+
+/* remote is about to be closed: a tunnel using it fails ("the pages connection was
+ * closed") and never touches it again. */
+void tunnel_forget(const struct mig_conn *remote);
+
+/* Ends the tunnel (closing the page server's socket if still open): *st gets the byte
+ * counts (st may be NULL) and *err the tunnel's failure, if any (err may be NULL). */
+void tunnel_stop(struct tunnel_stats *st, struct mig_err **err);
+
+#endif

@@ -1,0 +1,300 @@
+/* The page tunnel (tunnel.h) between two socket pairs, and what it knows of CRIU's
+ * page-server protocol (source/pageserver.h): bytes both ways intact, the destination's end
+ * passed on as an end only after the goodbye, as a reset otherwise, and a failure of the
+ * pages connection as a reset. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conn.h"
+#include "proc.h"
+#include "source/pageserver.h"
+#include "tunnel.h"
+
+#define REC 24 /* CRIU 4.1's record */
+
+struct bed {
+	int page_server; /* our end standing for CRIU's page server */
+	int daemon;	 /* ... and for the destination's lazy-pages daemon */
+	struct mig_conn *remote;
+	struct ps_watch w;
+	struct tunnel_watch tw;
+};
+
+/* TCP-like ends: the tunnel's local side must see resets, which AF_UNIX pairs cannot
+ * carry, so the page server's side is a loopback TCP connection. */
+static void tcp_pair(int fds[2])
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(0x7f000001);
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fds[0], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	fds[1] = accept(l, NULL, NULL);
+	assert_true(fds[1] >= 0);
+	close(l);
+}
+
+static void bed_up(struct bed *b, int watch)
+{
+	int local[2], remote[2];
+	tcp_pair(local);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, remote), 0);
+	b->page_server = local[0];
+	b->daemon = remote[0];
+	b->remote = conn_from_fd(remote[1], "pages");
+	ps_watch_init(&b->w, watch ? REC : 0);
+	b->tw = (struct tunnel_watch){ps_watch_observe, ps_watch_goodbye, &b->w};
+	struct mig_err *e = NULL;
+	assert_int_equal(tunnel_start(local[1], b->remote, &b->tw, &e), 0);
+}
+
+static void bed_down(struct bed *b)
+{
+	tunnel_stop(NULL, NULL);
+	b->remote->close(b->remote);
+	if (b->page_server >= 0)
+		close(b->page_server);
+	if (b->daemon >= 0)
+		close(b->daemon);
+}
+
+/* Pumps until fd has n bytes for us (or the tunnel ended), then reads them. */
+static ssize_t pump_read(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	long long deadline = proc_now_ms() + 5000;
+	while (got < n && proc_now_ms() < deadline) {
+		tunnel_pump();
+		ssize_t r = recv(fd, (char *)buf + got, n - got, MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN))
+			return r < 0 ? -errno : (ssize_t)got;
+		if (r > 0)
+			got += (size_t)r;
+		else
+			poll(NULL, 0, 1);
+	}
+	return (ssize_t)got;
+}
+
+static void send_record(int fd, uint32_t cmd)
+{
+	unsigned char rec[REC] = {0};
+	memcpy(rec, &cmd, sizeof(cmd));
+	assert_int_equal(send(fd, rec, sizeof(rec), 0), REC);
+}
+
+static void test_bytes_both_ways(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 7); /* GET */
+	unsigned char rec[REC];
+	assert_int_equal(pump_read(b.page_server, rec, REC), REC);
+	size_t n = 3 * 1024 * 1024; /* more than every buffer on the way */
+	unsigned char *pages = malloc(n), *got = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		pages[i] = (unsigned char)(i * 7 + 3);
+	size_t sent = 0, recvd = 0;
+	fcntl(b.page_server, F_SETFL, O_NONBLOCK);
+	while (recvd < n) {
+		if (sent < n) {
+			ssize_t w = send(b.page_server, pages + sent, n - sent, MSG_DONTWAIT);
+			if (w > 0)
+				sent += (size_t)w;
+		}
+		tunnel_pump();
+		ssize_t r = recv(b.daemon, got + recvd, n - recvd, MSG_DONTWAIT);
+		if (r > 0)
+			recvd += (size_t)r;
+	}
+	assert_memory_equal(pages, got, n);
+	struct tunnel_stats st;
+	tunnel_stop(&st, NULL);
+	assert_int_equal(st.to_remote, (long long)n);
+	assert_int_equal(st.to_local, REC);
+	free(pages);
+	free(got);
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
+}
+
+/* The daemon's goodbye, then its end: passed on as an end (CRIU's page server then ends
+ * well and the source's tasks are killed: the destination has them all). */
+static void test_end_after_goodbye(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 7);
+	send_record(b.daemon, 0x1024); /* FORCE_CLOSE */
+	shutdown(b.daemon, SHUT_WR);
+	unsigned char buf[2 * REC + 1];
+	assert_int_equal(pump_read(b.page_server, buf, sizeof(buf)), 2 * REC); /* then EOF */
+	assert_false(tunnel_done()); /* our half is still open */
+	shutdown(b.page_server, SHUT_WR);
+	struct mig_err *e = NULL;
+	assert_int_equal(tunnel_run(proc_now_ms() + 5000, &e), 0);
+	bed_down(&b);
+}
+
+/* An end without the goodbye (the daemon died): passed on as a reset, so that CRIU's page
+ * server fails and CRIU resumes the container on the source. */
+static void test_end_without_goodbye_resets(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 7);
+	unsigned char half[10] = {0};
+	assert_int_equal(send(b.daemon, half, sizeof(half), 0), 10); /* a record cut short */
+	close(b.daemon);
+	b.daemon = -1;
+	unsigned char buf[64];
+	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
+	ssize_t r = pump_read(b.page_server, buf, sizeof(buf) - REC);
+	/* the partial record may arrive before the reset; the end is a reset either way */
+	if (r == 10)
+		r = pump_read(b.page_server, buf, 1);
+	assert_int_equal(r, -ECONNRESET);
+	struct mig_err *e = NULL;
+	assert_int_equal(tunnel_run(proc_now_ms() + 1000, &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "went away before it had every page"));
+	mig_err_free(&e);
+	bed_down(&b);
+}
+
+/* Without a watch (a CRIU we do not know): an end is an end. */
+static void test_plain_tunnel_passes_end(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 0);
+	send_record(b.daemon, 7);
+	shutdown(b.daemon, SHUT_WR);
+	unsigned char buf[REC + 1];
+	assert_int_equal(pump_read(b.page_server, buf, sizeof(buf)), REC);
+	bed_down(&b);
+}
+
+/* The pages connection closed under the tunnel (session_close): the page server's
+ * connection is reset. */
+static void test_forget_resets(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 7);
+	unsigned char buf[REC];
+	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
+	tunnel_forget(b.remote);
+	assert_true(tunnel_done());
+	assert_int_equal(pump_read(b.page_server, buf, 1), -ECONNRESET);
+	struct mig_err *e = NULL;
+	tunnel_stop(NULL, &e);
+	assert_non_null(e);
+	assert_non_null(strstr(mig_err_msg(e), "pages connection was closed"));
+	mig_err_free(&e);
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
+}
+
+static void test_record_sizes(void **state)
+{
+	(void)state;
+	assert_int_equal(page_server_record_size("4.1.1"), 24);
+	assert_int_equal(page_server_record_size("3.17"), 24);
+	assert_int_equal(page_server_record_size("4.2.1"), 4 + (_Alignof(uint64_t) - 4) + 24);
+	assert_int_equal(page_server_record_size("4.2"), page_server_record_size("4.10.0"));
+	assert_int_equal(page_server_record_size("5.0"), 0);
+	assert_int_equal(page_server_record_size("2.9"), 0);
+	assert_int_equal(page_server_record_size("x"), 0);
+	assert_int_equal(page_server_record_size(NULL), 0);
+}
+
+static void test_watch(void **state)
+{
+	(void)state;
+	struct ps_watch w;
+	unsigned char recs[3 * REC] = {0};
+	uint32_t get = 7, bye = 0x1023 | 5u << 16; /* flags in the high bits */
+	memcpy(recs, &get, 4);
+	memcpy(recs + REC, &get, 4);
+	memcpy(recs + 2 * REC, &bye, 4);
+	ps_watch_init(&w, REC);
+	assert_false(ps_watch_goodbye(&w));
+	/* in odd pieces */
+	ps_watch_observe(&w, recs, 5);
+	ps_watch_observe(&w, recs + 5, 2 * REC - 5 + 3);
+	assert_false(ps_watch_goodbye(&w));
+	ps_watch_observe(&w, recs + 2 * REC + 3, REC - 3);
+	assert_true(ps_watch_goodbye(&w));
+	/* anything after the goodbye: no longer a goodbye */
+	ps_watch_observe(&w, recs, 1);
+	assert_false(ps_watch_goodbye(&w));
+	/* an unknown command turns the watch off (a plain tunnel) */
+	uint32_t odd = 99;
+	unsigned char r[REC] = {0};
+	memcpy(r, &odd, 4);
+	ps_watch_init(&w, REC);
+	ps_watch_observe(&w, r, REC);
+	assert_int_equal(w.rec, 0);
+	assert_true(ps_watch_goodbye(&w));
+}
+
+static void test_tcp_row(void **state)
+{
+	(void)state;
+	unsigned long ino = 1;
+	/* 127.0.0.1:27 <- 127.0.0.1:40000, not accepted yet (inode 0) */
+	const char *queued = "   3: 0100007F:001B 0100007F:9C40 01 00000000:00000000 00:00000000 "
+			     "00000000     0        0 0 1 0000000000000000 20 4 30 10 -1";
+	assert_int_equal(page_server_tcp_row(queued, 40000, 27, &ino), 1);
+	assert_int_equal(ino, 0);
+	const char *accepted = "   4: 0100007F:001B 0100007F:9C40 01 00000000:00000000 "
+			       "00:00000000 00000000     0        0 123456 1 0 20 4 30 10 -1";
+	assert_int_equal(page_server_tcp_row(accepted, 40000, 27, &ino), 1);
+	assert_int_equal(ino, 123456);
+	/* the other direction, another port, another address, the header */
+	assert_int_equal(page_server_tcp_row(accepted, 27, 40000, &ino), 0);
+	assert_int_equal(page_server_tcp_row(accepted, 40001, 27, &ino), 0);
+	const char *other = "   4: 0200007F:001B 0100007F:9C40 01 00000000:00000000 00:00000000 "
+			    "00000000     0        0 9 1";
+	assert_int_equal(page_server_tcp_row(other, 40000, 27, &ino), 0);
+	assert_int_equal(
+	    page_server_tcp_row("  sl  local_address rem_address   st tx_queue", 40000, 27, &ino),
+	    0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_bytes_both_ways),
+	    cmocka_unit_test(test_end_after_goodbye),
+	    cmocka_unit_test(test_end_without_goodbye_resets),
+	    cmocka_unit_test(test_plain_tunnel_passes_end),
+	    cmocka_unit_test(test_forget_resets),
+	    cmocka_unit_test(test_record_sizes),
+	    cmocka_unit_test(test_watch),
+	    cmocka_unit_test(test_tcp_row),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
