@@ -27,7 +27,16 @@
  *     own I/O timeout is RSYNC_IO_TIMEOUT_S; any of them failing rolls back (2.).
  *  7. Post-copy: the page server (source), the lazy-pages daemon (destination) and the
  *     source's wait for `lazy_done` are all LAZY_FACTOR * STEP, so none of them gives up
- *     before the others while pages still flow. */
+ *     before the others while pages still flow.
+ *  8. In the lazy phase both copies exist: the destination's runs, the source's is frozen
+ *     behind its page server, and a reset of the page server's connection makes CRIU
+ *     resume it (tunnel.h).  The source pings; a destination that hears nothing for the
+ *     silence limit S removes its copy.  A source that hears nothing for S (or loses the
+ *     connection) cuts the connection, waits S + ROLLBACK_MARGIN_MS more, and only then
+ *     breaks the page server's connection: the destination, which heard the source last
+ *     before the cut, removed its copy by then.  A source whose pages connection still
+ *     moves while the control channel is gone (the handler died) lets the pages finish
+ *     and exits 4. */
 #ifndef MIG_TIMEOUTS_H
 #define MIG_TIMEOUTS_H
 
@@ -68,6 +77,18 @@
 #define PAGE_SERVER_ACCEPT_MS 5000
 /* After lazy_done the page tunnel has only CRIU's goodbye left to carry. */
 #define TUNNEL_DRAIN_MS 30000
+/* The lazy phase's signs of life (see 8.): the source pings every LAZY_HEARTBEAT_MS and the
+ * destination answers; the silence limit is the source's --timeout / 10 within these bounds
+ * (the destination takes the source's, from the "pages" request, within the request
+ * bounds). */
+#define LAZY_HEARTBEAT_MS	1000
+#define LAZY_SILENCE_MIN_MS	5000
+#define LAZY_SILENCE_MAX_MS	30000
+#define LAZY_SILENCE_REQ_MIN_MS 2000
+#define LAZY_SILENCE_REQ_MAX_MS 600000
+/* The destination's lazy phase alternates between the daemon and the control channel in
+ * slices of this. */
+#define LAZY_POLL_MS 20
 /* `criu lazy-pages` must open its socket within this. */
 #define LAZY_SOCKET_WAIT_MS 10000
 

@@ -13,9 +13,10 @@
  * cr-dump.c): a page server whose peer ends cleanly counts its transfer as done and CRIU
  * kills the source's tasks; one whose connection breaks (a reset) fails and CRIU resumes
  * them.  So the destination's end of data is passed on as an end only after the lazy-pages
- * daemon's goodbye (its close request, seen by a tunnel_watch), and as a reset otherwise;
- * a failure of the tunnel itself resets too, unless the goodbye went through.  The
- * destination, whose daemon then fails, removes its incomplete copy. */
+ * daemon's goodbye (its close request, seen by a tunnel_watch).  Without it, and when the
+ * tunnel itself fails, the tunnel stops moving and holds the page server's connection as
+ * it is (the container stays frozen): the owner breaks it with tunnel_stop once the
+ * destination's copy is surely gone (postcopy.c), never earlier. */
 #ifndef MIG_TUNNEL_H
 #define MIG_TUNNEL_H
 
@@ -63,15 +64,20 @@ int tunnel_done(void);
 
 /* Pumps until tunnel_done() or the deadline (proc_now_ms(), -1: none); a stop request does
  * not end it (the pages are the container's memory).  0 when the tunnel ended cleanly,
- * -1 with *err for its failure or MIG_TIMEOUT. */
+ * -1 with *err for its failure (the tunnel keeps it too, for tunnel_stop) or MIG_TIMEOUT. */
 int tunnel_run(long long deadline, struct mig_err **err);
 
 /* remote is about to be closed: a tunnel using it fails ("the pages connection was
  * closed") and never touches it again. */
 void tunnel_forget(const struct mig_conn *remote);
 
-/* Ends the tunnel (closing the page server's socket if still open): *st gets the byte
- * counts (st may be NULL) and *err the tunnel's failure, if any (err may be NULL). */
-void tunnel_stop(struct tunnel_stats *st, struct mig_err **err);
+/* The destination's daemon said goodbye (the watch saw its close request). */
+int tunnel_goodbye(void);
+
+/* Ends the tunnel: *st gets the byte counts (st may be NULL), *err the tunnel's failure if
+ * any (err may be NULL).  The page server's connection, if still open, is closed: with a
+ * reset when brk is set and the goodbye did not come (CRIU then resumes the container
+ * here), else with an end. */
+void tunnel_stop(struct tunnel_stats *st, struct mig_err **err, int brk);
 
 #endif

@@ -82,8 +82,10 @@ static void reset_local(void)
 	tun->local = -1;
 }
 
-/* The first failure ends the tunnel: the page server's connection breaks at once, as it
- * would with a broken link, unless the goodbye went through (then it ends). */
+/* The first failure ends the tunnel.  After the goodbye the page server's connection ends
+ * at once (its transfer is complete); before it, it is held as it is until the owner
+ * decides (tunnel_stop): a break now would make CRIU resume the container here while the
+ * destination may still hold its copy. */
 static void fail(struct mig_err **e, const char *what)
 {
 	mig_err_wrap(e, "page tunnel: %s", what);
@@ -94,7 +96,6 @@ static void fail(struct mig_err **e, const char *what)
 		close(tun->local);
 		tun->local = -1;
 	}
-	reset_local();
 }
 
 /* From the page server: into up.buf, when it is empty. */
@@ -264,8 +265,8 @@ int tunnel_run(long long deadline, struct mig_err **err)
 	}
 	if (tun && tun->failed) {
 		if (tun->err) {
-			*err = tun->err;
-			tun->err = NULL;
+			mig_err_set_status(err, mig_err_status(tun->err), "%s",
+					   mig_err_msg(tun->err));
 		} else {
 			mig_err_set(err, 0, "page tunnel: failed");
 		}
@@ -287,7 +288,12 @@ void tunnel_forget(const struct mig_conn *remote)
 	tun->failed = 1;
 }
 
-void tunnel_stop(struct tunnel_stats *st, struct mig_err **err)
+int tunnel_goodbye(void)
+{
+	return tun && goodbye_seen();
+}
+
+void tunnel_stop(struct tunnel_stats *st, struct mig_err **err, int brk)
 {
 	if (!tun)
 		return;
@@ -298,8 +304,7 @@ void tunnel_stop(struct tunnel_stats *st, struct mig_err **err)
 		tun->err = NULL;
 	}
 	mig_err_free(&tun->err);
-	/* Stopped before the end (a failure elsewhere): a break, as in fail(). */
-	if (!(tun->up.shut && tun->down.shut) && !goodbye_seen())
+	if (brk && !goodbye_seen())
 		reset_local();
 	if (tun->local >= 0)
 		close(tun->local);

@@ -81,14 +81,54 @@ static void await_commit(struct dst_ctx *d, struct dst_session *s, struct mig_co
 	discard(d, s, "unconfirmed copy", &e);
 }
 
+/* One slice of the lazy phase's listening (timeouts.h, 8.): the source's ping is answered.
+ * -1 with *err when the source is gone, silent for its silence limit, or says anything
+ * else. */
+static int listen_source(struct dst_ctx *d, struct dst_session *s, long long *heard,
+			 struct mig_err **err)
+{
+	int silence = s->silence_ms > 0 ? s->silence_ms : LAZY_SILENCE_MAX_MS;
+	if (proc_now_ms() - *heard >= silence)
+		return mig_err_set(err, 0, "the source said nothing for %d s in the lazy phase",
+				   silence / 1000);
+	struct mig_err *e = NULL;
+	cJSON *req = proto_recv_split(s->conn, LAZY_POLL_MS, FRAME_REST_MS, &e);
+	if (!req && mig_err_status(e) == MIG_TIMEOUT) {
+		mig_err_free(&e);
+		return 0;
+	}
+	if (!req) {
+		*err = e;
+		return mig_err_wrap(err, "the source went away in the lazy phase");
+	}
+	*heard = proc_now_ms();
+	cJSON *rep = dst_handle_request(d, s, req);
+	cJSON_Delete(req);
+	if (rep)
+		send_or_log(s, rep);
+	cJSON_Delete(rep);
+	if (s->broken || s->auth_failed)
+		return mig_err_set(err, 0,
+				   "the source sent something else than lazy_alive in "
+				   "the lazy phase");
+	return 0;
+}
+
 /* After a lazy restore's reply and commit: waits until the lazy-pages daemon has fetched
- * every page and exited, then tells the source ("lazy_done"); a copy missing pages (its
- * memory would read as zeros) is removed. */
+ * every page and exited, answering the source's pings meanwhile, then tells the source
+ * ("lazy_done").  A copy missing pages (its memory would read as zeros) is removed: when
+ * the daemon fails, and when the source is gone or silent (it resumes its own copy after
+ * the same silence and a margin). */
 static void finish_lazy(struct dst_ctx *d, struct dst_session *s)
 {
 	struct mig_err *e = NULL;
-	long long bytes = REPORT_NONE;
-	int r = lazy_wait(&s->lazy, &bytes, &e);
+	long long bytes = REPORT_NONE, heard = proc_now_ms();
+	int r;
+	while ((r = lazy_poll(&s->lazy, LAZY_POLL_MS, &bytes, &e)) == 1)
+		if (listen_source(d, s, &heard, &e) < 0) {
+			r = -1;
+			break;
+		}
 	cJSON *msg = proto_msg("lazy_done");
 	s->report.lazy_ms = proc_now_ms() - s->restore_done_ms;
 	s->report.lazy_bytes = bytes;

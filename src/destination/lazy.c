@@ -83,6 +83,19 @@ int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, struct dst_pag
 	return r;
 }
 
+/* The daemon has ended with res: 0 when it did well. */
+static int ended(struct dst_lazy *l, struct proc_result *res, long long *bytes,
+		 struct mig_err **err)
+{
+	const char *argv[] = {"criu lazy-pages", NULL};
+	int ok = res->exited && res->exit_code == 0 && !res->timed_out;
+	*bytes = criu_lazy_log_bytes(l->log);
+	if (!ok)
+		proc_result_err(argv, res, err);
+	proc_result_free(res);
+	return ok ? 0 : -1;
+}
+
 int lazy_wait(struct dst_lazy *l, long long *bytes, struct mig_err **err)
 {
 	struct proc_result res;
@@ -90,13 +103,21 @@ int lazy_wait(struct dst_lazy *l, long long *bytes, struct mig_err **err)
 	l->running = 0;
 	if (proc_wait(&l->proc, &res, err) < 0)
 		return -1;
-	const char *argv[] = {"criu lazy-pages", NULL};
-	int ok = res.exited && res.exit_code == 0 && !res.timed_out;
-	*bytes = criu_lazy_log_bytes(l->log);
-	if (!ok)
-		proc_result_err(argv, &res, err);
-	proc_result_free(&res);
-	return ok ? 0 : -1;
+	return ended(l, &res, bytes, err);
+}
+
+int lazy_poll(struct dst_lazy *l, int wait_ms, long long *bytes, struct mig_err **err)
+{
+	struct proc_result res;
+	*bytes = -1;
+	int w = proc_wait_for(&l->proc, wait_ms, &res, err);
+	if (w != 0) {
+		if (w < 0)
+			l->running = 0;
+		return w < 0 ? -1 : 1;
+	}
+	l->running = 0;
+	return ended(l, &res, bytes, err);
 }
 
 void lazy_stop(struct dst_lazy *l)

@@ -27,6 +27,9 @@ int lazy_start(struct dst_lazy *l, const char *criu, int step_ms, struct dst_pag
  * (-1 unknown). */
 int lazy_wait(struct dst_lazy *l, long long *bytes, struct mig_err **err);
 
+/* lazy_wait for at most wait_ms: 1 while the daemon still runs, else as lazy_wait. */
+int lazy_poll(struct dst_lazy *l, int wait_ms, long long *bytes, struct mig_err **err);
+
 /* Ends the daemon if it runs; frees what l holds. */
 void lazy_stop(struct dst_lazy *l);
 

@@ -365,12 +365,18 @@ static cJSON *do_file(struct dst_session *s, const cJSON *req)
 
 /* Post-copy, before the source's freeze: a listener for its pages connection, which the
  * handler accepts once this reply is out (pages.h). */
-static cJSON *do_pages(struct dst_ctx *d, struct dst_session *s)
+static cJSON *do_pages(struct dst_ctx *d, struct dst_session *s, const cJSON *req)
 {
 	struct mig_err *e = NULL;
 	enum technique t;
 	if (technique_parse(s->report.technique, &t) < 0 || !technique_lazy(t))
 		return proto_reply("a pages connection is for post-copy and hybrid only");
+	long long silence = LAZY_SILENCE_MAX_MS;
+	if (cJSON_GetObjectItemCaseSensitive(req, "silence_ms") &&
+	    (proto_get_count(req, "silence_ms", LAZY_SILENCE_REQ_MAX_MS, &silence, 1, &e) < 0 ||
+	     silence < LAZY_SILENCE_REQ_MIN_MS))
+		return e ? reply_err(&e) : proto_reply("silence_ms out of range");
+	s->silence_ms = (int)silence;
 	cJSON *rep = proto_reply(NULL);
 	if (pages_listen(&s->pages, d->cfg->socket, s->conn, rep, &e) < 0) {
 		cJSON_Delete(rep);
@@ -410,6 +416,7 @@ static const struct {
     {"restore", 1u << ST_CHECKED | 1u << ST_RECEIVING, 1},
     {"commit", 1u << ST_RESTORED, 1},
     {"pages", 1u << ST_CHECKED, 1},
+    {"lazy_alive", 1u << ST_DONE, 1},
 };
 
 static const char *const state_names[] = {"new",       "hello",	   "checked",
@@ -470,7 +477,9 @@ cJSON *dst_handle_request(struct dst_ctx *d, struct dst_session *s, cJSON *req)
 	if (!strcmp(type, "commit"))
 		return do_commit(s);
 	if (!strcmp(type, "pages"))
-		return do_pages(d, s);
+		return do_pages(d, s, req);
+	if (!strcmp(type, "lazy_alive"))
+		return proto_reply(NULL);
 	char msg[128];
 	snprintf(msg, sizeof(msg), "unknown request type '%.40s'", type);
 	return proto_reply_code(PROTO_CODE_UNKNOWN_TYPE, msg);

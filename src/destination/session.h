@@ -47,6 +47,7 @@ struct dst_session {
 	long long restore_done_ms;
 	int committed; /* the source confirmed the restore: the copy here is the only one */
 	struct dst_pages pages; /* post-copy: the source's pages connection */
+	int silence_ms;		/* the lazy phase's silence limit, from "pages" (timeouts.h 8.) */
 	struct dst_lazy lazy;	/* post-copy: the criu lazy-pages daemon */
 	int broken;		/* a protocol violation: answer and close */
 };

@@ -312,15 +312,15 @@ int freeze_and_move(struct migration *m)
 	if (r < 0 || commit(m, &unknown, &e) < 0) {
 		if (unknown) {
 			if (mig_lazy(m))
-				postcopy_let_finish(m, &e);
+				postcopy_let_finish(m, safe_at, &e);
 			return unknown_outcome(m, &e);
 		}
 		hang_up(m);
 		wait_until_safe(m, safe_at);
 		return rollback(m, &e);
 	}
-	if (mig_lazy(m) && postcopy_finish(m, &e) < 0)
-		return lazy_failed(m, &e);
+	if (mig_lazy(m) && (r = postcopy_finish(m, &e)) < 0)
+		return r == -2 ? unknown_outcome(m, &e) : lazy_failed(m, &e);
 	m->r->dump_bytes = bundle_tree_size(&m->b, "image");
 	add_dump_stats(m);
 	m->r->ok = 1;

@@ -55,7 +55,11 @@ int postcopy_prepare(struct migration *m, struct mig_err **err)
 	m->page_server = mig_strdup_printf("127.0.0.1:%d", m->p->how.page_server_port);
 	if (prepare_watch(m, err) < 0)
 		return mig_err_wrap(err, "post-copy");
-	return session_pages(&m->sess, m->p->what.container, err);
+	int s = m->p->tools.runc.timeout_ms / 10;
+	m->silence_ms = s < LAZY_SILENCE_MIN_MS	  ? LAZY_SILENCE_MIN_MS
+			: s > LAZY_SILENCE_MAX_MS ? LAZY_SILENCE_MAX_MS
+						  : s;
+	return session_pages(&m->sess, m->p->what.container, m->silence_ms, err);
 }
 
 /* Waits for runc's ready byte on fd, or for the dump to end without it. */
@@ -138,20 +142,21 @@ int postcopy_dump(struct migration *m, int *timed_out, struct mig_err **err)
 	return r;
 }
 
-/* The tunnel's end: its byte count into the report, its failure (if any) into *err. */
-static void end_tunnel(struct migration *m, struct mig_err **err)
+/* The tunnel's end: its byte count into the report, its failure (if any) into *err; brk:
+ * see tunnel_stop. */
+static void end_tunnel(struct migration *m, int brk, struct mig_err **err)
 {
 	struct tunnel_stats st = {0};
 	if (!tunnel_active())
 		return;
-	tunnel_stop(&st, err);
+	tunnel_stop(&st, err, brk);
 	m->r->lazy_wire_bytes = st.to_remote;
 }
 
 void postcopy_abort(struct migration *m)
 {
 	struct mig_err *e = NULL;
-	end_tunnel(m, &e); /* the page server sees its connection closed */
+	end_tunnel(m, 1, &e); /* nothing was restored from these pages: CRIU may resume */
 	mig_err_free(&e);
 	if (!m->lazy_running)
 		return;
@@ -161,80 +166,184 @@ void postcopy_abort(struct migration *m)
 	m->lazy_running = 0;
 }
 
-void postcopy_let_finish(struct migration *m, struct mig_err **cause)
+/* The page server's exit: 0 when it served to the end (exit 0). */
+static int page_server_exit(struct migration *m, struct mig_err **err)
 {
-	if (!m->lazy_running)
-		return;
-	/* Its own limit (LAZY_FACTOR * STEP) bounds the wait; the pages keep moving meanwhile
-	 * as long as the SSH connection holds. */
 	struct proc_result res;
 	struct mig_err *e = NULL;
-	(void)tunnel_run(proc_deadline_in(LAZY_FACTOR * m->p->tools.runc.timeout_ms), &e);
-	mig_err_free(&e);
-	end_tunnel(m, &e);
-	mig_err_free(&e);
+	int r = 0;
 	if (proc_wait(&m->lazy, &res, &e) == 0) {
-		int served = res.exited && res.exit_code == 0;
-		mig_err_append(cause,
-			       served
-				   ? "the page server here then served every page the destination "
-				     "asked for (it most likely runs there)"
-				   : "the page server here then ended without serving every page "
-				     "(exit %d)",
-			       res.exit_code);
+		const char *argv[] = {"runc", NULL};
+		if (!(res.exited && res.exit_code == 0)) {
+			r = -1;
+			proc_result_err(argv, &res, err);
+			mig_err_wrap(err, "page server");
+		}
 		proc_result_free(&res);
+	} else {
+		r = -1;
+		if (err && !*err)
+			*err = e, e = NULL;
 	}
 	mig_err_free(&e);
 	m->lazy_running = 0;
+	return r;
+}
+
+/* The pages keep moving as long as the SSH connection holds (its own limit, LAZY_FACTOR *
+ * STEP, bounds the page server); a daemon that went away without its goodbye, or a link
+ * that broke, leaves the page server's connection held until the destination's copy is
+ * surely gone (timeouts.h, 8.; and not before safe_at), and then breaks it. */
+static int let_pages_finish(struct migration *m, long long safe_at)
+{
+	struct mig_err *e = NULL;
+	(void)tunnel_run(proc_deadline_in(LAZY_FACTOR * m->p->tools.runc.timeout_ms), &e);
+	mig_err_free(&e);
+	int bye = tunnel_goodbye();
+	long long quiet = proc_now_ms() + m->silence_ms + ROLLBACK_MARGIN_MS;
+	if (!bye)
+		wait_until_safe(m, quiet > safe_at ? quiet : safe_at);
+	end_tunnel(m, !bye, &e);
+	mig_err_free(&e);
+	return bye;
+}
+
+void postcopy_let_finish(struct migration *m, long long safe_at, struct mig_err **cause)
+{
+	if (!m->lazy_running)
+		return;
+	let_pages_finish(m, safe_at);
+	struct mig_err *e = NULL;
+	int served = page_server_exit(m, &e) == 0;
+	mig_err_free(&e);
+	mig_err_append(cause, served
+				  ? "the page server here then served every page the destination "
+				    "asked for (it most likely runs there)"
+				  : "the page server here then ended without serving every page");
+}
+
+/* Until lazy_done: a ping every LAZY_HEARTBEAT_MS, whose answers (and anything else) are
+ * the destination's signs of life.  NULL with *err when the destination fell silent for
+ * the silence limit (MIG_TIMEOUT), the connection ended, or the wait's limit passed. */
+static cJSON *await_lazy_done(struct migration *m, struct mig_err **err)
+{
+	long long deadline = proc_deadline_in(LAZY_FACTOR * m->p->tools.runc.timeout_ms);
+	long long heard = proc_now_ms();
+	for (;;) {
+		long long now = proc_now_ms(), left = deadline - now;
+		long long quiet = heard + m->silence_ms - now;
+		if (quiet <= 0 || left <= 0) {
+			mig_err_set_status(
+			    err, MIG_TIMEOUT,
+			    quiet <= 0 ? "the destination said nothing for %d s in the "
+					 "lazy phase"
+				       : "no lazy_done within %d s",
+			    quiet <= 0 ? m->silence_ms / 1000 : LAZY_FACTOR * m->p->limits.step_s);
+			return NULL;
+		}
+		long long wait = LAZY_HEARTBEAT_MS < left ? LAZY_HEARTBEAT_MS : left;
+		cJSON *msg = session_recv_split(&m->sess, (int)(wait < quiet ? wait : quiet), err);
+		if (msg) {
+			heard = proc_now_ms();
+			const char *type = proto_get_str(msg, "type", 0, NULL);
+			if (type && !strcmp(type, "reply")) { /* to a ping */
+				cJSON_Delete(msg);
+				continue;
+			}
+			return msg;
+		}
+		if (mig_err_status(*err) != MIG_TIMEOUT)
+			return NULL;
+		mig_err_free(err);
+		cJSON *ping = proto_msg("lazy_alive");
+		cJSON_AddStringToObject(ping, "name", m->p->what.container);
+		int r = session_send(&m->sess, ping, err);
+		cJSON_Delete(ping);
+		if (r < 0)
+			return NULL;
+	}
+}
+
+/* lazy_done's fields into the report; 1 when it says ok. */
+static int take_lazy_done(struct migration *m, cJSON *msg, struct mig_err **err)
+{
+	long long v;
+	int ok = 0;
+	const char *type = proto_get_str(msg, "type", 0, NULL);
+	proto_get_bool(msg, "ok", &ok, 0, NULL);
+	if (!type || strcmp(type, "lazy_done"))
+		ok = 0, mig_err_set(err, 0, "unexpected message instead of lazy_done");
+	else if (!ok)
+		mig_err_set(err, 0, "%s",
+			    proto_get_str(msg, "error", 0, NULL)
+				? proto_get_str(msg, "error", 0, NULL)
+				: "the destination's lazy-pages daemon failed");
+	if (proto_get_count(msg, "lazy_ms", PROTO_MAX_COUNT, &v, 0, NULL) == 0)
+		m->r->lazy_ms = v;
+	if (proto_get_count(msg, "lazy_bytes", PROTO_MAX_COUNT, &v, 0, NULL) == 0)
+		m->r->lazy_bytes = v;
+	return ok;
+}
+
+/* No lazy_done: where the container lives on (timeouts.h, 8.).  -2 (an unknown outcome)
+ * when the destination's daemon had every page or its handler vanished while the pages
+ * still moved; -1 (the container resumed here) when the destination fell silent or the
+ * link broke: the connection is cut and the page server's broken only after the wait. */
+static int lazy_phase_lost(struct migration *m, struct mig_err **err)
+{
+	if (!tunnel_done() && mig_err_status(*err) == MIG_CLOSED) {
+		/* the control channel ended but the pages still move: its handler is gone */
+		int bye = let_pages_finish(m, 0);
+		mig_err_append(err,
+			       bye ? "the destination's lazy-pages daemon then fetched every "
+				     "page: the container most likely runs there only"
+				   : "the pages then stopped too, and CRIU resumed the container "
+				     "here: a copy there that nobody removed is missing pages");
+		page_server_exit(m, NULL);
+		return -2;
+	}
+	if (tunnel_goodbye()) {
+		end_tunnel(m, 0, NULL);
+		page_server_exit(m, NULL);
+		mig_err_append(err,
+			       "the destination's lazy-pages daemon had every page (its "
+			       "goodbye came through): the container most likely runs there only");
+		return -2;
+	}
+	hang_up(m);
+	wait_until_safe(m, proc_now_ms() + m->silence_ms + ROLLBACK_MARGIN_MS);
+	end_tunnel(m, 1, NULL); /* CRIU resumes the container here */
+	page_server_exit(m, NULL);
+	return -1;
 }
 
 int postcopy_finish(struct migration *m, struct mig_err **err)
 {
 	long long t0 = proc_now_ms();
-	cJSON *msg = session_recv(&m->sess, LAZY_FACTOR * m->p->tools.runc.timeout_ms, err);
-	int ok = 0;
-	if (msg) {
-		long long v;
-		const char *type = proto_get_str(msg, "type", 0, NULL);
-		proto_get_bool(msg, "ok", &ok, 0, NULL);
-		if (!type || strcmp(type, "lazy_done"))
-			ok = 0, mig_err_set(err, 0, "unexpected message instead of lazy_done");
-		else if (!ok)
-			mig_err_set(err, 0, "%s",
-				    proto_get_str(msg, "error", 0, NULL)
-					? proto_get_str(msg, "error", 0, NULL)
-					: "the destination's lazy-pages daemon failed");
-		if (proto_get_count(msg, "lazy_ms", PROTO_MAX_COUNT, &v, 0, NULL) == 0)
-			m->r->lazy_ms = v;
-		if (proto_get_count(msg, "lazy_bytes", PROTO_MAX_COUNT, &v, 0, NULL) == 0)
-			m->r->lazy_bytes = v;
-		cJSON_Delete(msg);
+	cJSON *msg = await_lazy_done(m, err);
+	int r;
+	if (!msg) {
+		r = lazy_phase_lost(m, err);
+	} else if (!take_lazy_done(m, msg, err)) {
+		/* The destination removed its copy: CRIU may resume ours now. */
+		end_tunnel(m, 1, NULL);
+		page_server_exit(m, NULL);
+		r = -1;
+	} else {
+		/* The page server exits once the destination has every page; the tunnel ends
+		 * with the two CRIUs' goodbye (PS_IOV_FORCE_CLOSE and its answer) through it. */
+		struct mig_err *e = NULL;
+		r = tunnel_run(proc_deadline_in(TUNNEL_DRAIN_MS), &e) < 0 ? -1 : 0;
+		end_tunnel(m, 0, NULL);
+		if (r < 0)
+			*err = e, e = NULL;
+		mig_err_free(&e);
+		if (page_server_exit(m, r == 0 ? err : NULL) < 0)
+			r = -1;
 	}
-	/* The page server exits once the destination has every page; the tunnel ends with
-	 * the two CRIUs' goodbye (PS_IOV_FORCE_CLOSE and its answer) already through it. */
-	struct mig_err *e2 = NULL;
-	if (tunnel_run(proc_deadline_in(TUNNEL_DRAIN_MS), &e2) < 0 && ok) {
-		ok = 0;
-		*err = e2;
-		e2 = NULL;
-	}
-	mig_err_free(&e2);
-	end_tunnel(m, &e2);
-	mig_err_free(&e2); /* a failure was taken by tunnel_run above */
-	struct proc_result res;
-	if (proc_wait(&m->lazy, &res, &e2) == 0) {
-		const char *argv[] = {"runc", NULL};
-		if (!(res.exited && res.exit_code == 0) && ok) {
-			ok = 0;
-			proc_result_err(argv, &res, err);
-			mig_err_wrap(err, "page server");
-		}
-		proc_result_free(&res);
-	}
-	mig_err_free(&e2);
-	m->lazy_running = 0;
+	cJSON_Delete(msg);
 	m->r->page_server_ms = proc_now_ms() - t0;
-	if (!ok && err && !*err)
+	if (r < 0 && err && !*err)
 		mig_err_set(err, 0, "post-copy did not complete");
-	return ok ? 0 : -1;
+	return r;
 }

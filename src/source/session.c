@@ -155,15 +155,25 @@ int session_send(struct ctl_session *s, cJSON *req, struct mig_err **err)
 	return proto_send(s->ctl, req, err);
 }
 
-cJSON *session_recv(struct ctl_session *s, int timeout_ms, struct mig_err **err)
+static cJSON *verified(struct ctl_session *s, cJSON *m, struct mig_err **err)
 {
-	cJSON *m = proto_recv(s->ctl, timeout_ms, err);
 	if (m && s->auth_on && auth_verify(&s->keys, AUTH_REPLY, m, err) < 0) {
 		cJSON_Delete(m);
 		mig_err_wrap(err, "a message from the destination that does not prove the token");
 		return NULL;
 	}
 	return m;
+}
+
+cJSON *session_recv_split(struct ctl_session *s, int first_ms, struct mig_err **err)
+{
+	return verified(
+	    s, proto_recv_split(s->ctl, first_ms > 0 ? first_ms : 1, FRAME_REST_MS, err), err);
+}
+
+cJSON *session_recv(struct ctl_session *s, int timeout_ms, struct mig_err **err)
+{
+	return verified(s, proto_recv(s->ctl, timeout_ms, err), err);
 }
 
 cJSON *session_call(struct ctl_session *s, cJSON *req, int timeout_ms, struct mig_err **err)
@@ -230,10 +240,11 @@ static int pages_hello(struct ctl_session *s, const char *name, const char *nonc
 	return rep ? 0 : -1;
 }
 
-int session_pages(struct ctl_session *s, const char *name, struct mig_err **err)
+int session_pages(struct ctl_session *s, const char *name, int silence_ms, struct mig_err **err)
 {
 	cJSON *req = proto_msg("pages");
 	cJSON_AddStringToObject(req, "name", name);
+	cJSON_AddNumberToObject(req, "silence_ms", silence_ms);
 	cJSON *rep = session_call(s, req, CONTROL_REPLY_MS, err);
 	cJSON_Delete(req);
 	if (!rep)

@@ -52,14 +52,19 @@ int session_send(struct ctl_session *s, cJSON *req, struct mig_err **err);
  * alike: one numbered sequence). */
 cJSON *session_recv(struct ctl_session *s, int timeout_ms, struct mig_err **err);
 
+/* session_recv with the first byte allowed first_ms (>= 1) and the rest of the frame
+ * FRAME_REST_MS: a MIG_TIMEOUT then means that nothing of a message was read. */
+cJSON *session_recv_split(struct ctl_session *s, int first_ms, struct mig_err **err);
+
 /* session_send, session_recv, and a reply with "ok": false as an error carrying its text. */
 cJSON *session_call(struct ctl_session *s, cJSON *req, int timeout_ms, struct mig_err **err);
 
 /* Post-copy, before the freeze: asks the destination for a pages connection for container
- * name, opens it the way the control channel was opened (to the Unix socket it names,
- * which must sit beside the control socket, or to the port it names) and proves the session
- * on it (auth_pages_proof).  s->pages then carries CRIU's page-server protocol, raw. */
-int session_pages(struct ctl_session *s, const char *name, struct mig_err **err);
+ * name (and tells it the lazy phase's silence limit, timeouts.h 8.), opens it the way the control
+ * channel was opened (to the Unix socket it names, which must sit beside the control socket, or to
+ * the port it names) and proves the session on it (auth_pages_proof).  s->pages then carries CRIU's
+ * page-server protocol, raw. */
+int session_pages(struct ctl_session *s, const char *name, int silence_ms, struct mig_err **err);
 
 /* Closes the pages connection (first, ending a page tunnel that uses it), the control
  * channel and the SSH session. */

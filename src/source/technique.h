@@ -42,6 +42,7 @@ struct migration {
 	char *page_server;		  /* "127.0.0.1:PORT", where the page server listens */
 	struct ps_watch ps_watch;	  /* the lazy-pages daemon's requests (pageserver.h) */
 	struct tunnel_watch tunnel_watch; /* ps_watch, for the tunnel */
+	int silence_ms;			  /* the lazy phase's silence limit (timeouts.h, 8.) */
 	struct proc lazy;		  /* the lazy checkpoint, serving pages */
 	int lazy_running;
 };
@@ -81,8 +82,9 @@ int freeze_and_move(struct migration *m);
 int postcopy_prepare(struct migration *m, struct mig_err **err);
 /* Starts the lazy final dump and waits until its image is ready (the freeze). */
 int postcopy_dump(struct migration *m, int *timed_out, struct mig_err **err);
-/* After the destination runs the container: waits for its "lazy_done" message and for the
- * page server to exit, and reports. */
+/* After the destination runs the container: waits for its "lazy_done" message (pinging it)
+ * and for the page server to exit, and reports.  -1: the pages did not all arrive and the
+ * container runs here again (lazy_failed); -2: the outcome is not known (unknown_outcome). */
 int postcopy_finish(struct migration *m, struct mig_err **err);
 /* Stops the page server (after a failure). */
 void postcopy_abort(struct migration *m);
@@ -99,8 +101,10 @@ int unknown_outcome(struct migration *m, struct mig_err **cause);
 int lazy_failed(struct migration *m, struct mig_err **cause);
 /* Post-copy with an unknown outcome: the page server is left to finish (the destination
  * may have committed and still fetch pages: killing it would make that copy fail) and what
- * it did is added to *cause. */
-void postcopy_let_finish(struct migration *m, struct mig_err **cause);
+ * it did is added to *cause.  When the pages stop without the daemon's goodbye, CRIU is let
+ * resume the container here only after safe_at (the destination's bound for a copy it may
+ * hold) and the lazy phase's silence limit (timeouts.h, 8.). */
+void postcopy_let_finish(struct migration *m, long long safe_at, struct mig_err **cause);
 /* Resets the control channel and the SSH connection: the destination stops its restore
  * when it sees that, and no request of ours can reach it afterwards. */
 void hang_up(struct migration *m);

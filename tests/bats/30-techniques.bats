@@ -212,14 +212,18 @@ HOOK
 
 @test "the SSH connection is cut in the lazy phase: reset on both sides, the container runs on the source only" {
 	echo 5 >"$FAKE_CRIU_DIR/pause-lazy-pages"
-	echo 30000 >"$SRC_ROOT/lazy-serve-ms"
-	(src -t post-copy c1 127.0.0.1; echo "$status" >"$TEST_TMP/src.rc"; echo "$output" >"$TEST_TMP/src.out") 3>&- &
+	echo 60000 >"$SRC_ROOT/lazy-serve-ms"
+	# --timeout 20: the lazy phase's silence limit is 5 s (timeouts.h, 8.)
+	(src --timeout 20 -t post-copy c1 127.0.0.1; echo "$status" >"$TEST_TMP/src.rc"; echo "$output" >"$TEST_TMP/src.out") 3>&- &
 	BG_PIDS+=("$!")
 	for _ in $(seq 200); do [ -e "$FAKE_CRIU_DIR/lazy-paused" ] && break; sleep 0.1; done
 	[ -e "$FAKE_CRIU_DIR/lazy-paused" ]
 	# End every SSH session of our own sshd (its children, by PID): the link is gone.
 	for p in $(ps -o pid= --ppid "$SSHD_PID"); do kill -KILL "$p"; done
-	for _ in $(seq 300); do [ -e "$TEST_TMP/src.rc" ] && break; sleep 0.1; done
+	t0=$SECONDS
+	for _ in $(seq 600); do [ -e "$TEST_TMP/src.rc" ] && break; sleep 0.1; done
+	# it waited the silence limit and the margin before letting CRIU resume the container
+	[ $((SECONDS - t0)) -ge 9 ]
 	cat "$TEST_TMP/src.out"
 	[ "$(cat "$TEST_TMP/src.rc")" -eq 3 ]
 	grep -q "running on this host again" "$TEST_TMP/src.out"

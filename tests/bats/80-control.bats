@@ -246,7 +246,10 @@ HOOK
 
 # A destination host of its own: a network namespace with its own sshd and migrate-dst,
 # reached at 10.179.0.2 over a veth pair that the test can cut with iptables inside it.
+# partitioned_host [TIMEOUT [MIGRATE-DST ARGS...]]: migrate-dst's --timeout (default 2).
 partitioned_host() {
+	local tmo=${1:-2}
+	[ $# -eq 0 ] || shift
 	NS=migp$$
 	VETH=migp$$a
 	ip netns add "$NS"
@@ -266,7 +269,7 @@ partitioned_host() {
 	NS_SSH_PORT=$port
 	dst_stop
 	ip netns exec "$NS" "$MIGRATE_DST" -b "$DST_BASE" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT" \
-		--token-file "$DST_TOKEN" --socket "$TEST_TMP/ns.sock" --timeout 2 </dev/null \
+		--token-file "$DST_TOKEN" --socket "$TEST_TMP/ns.sock" --timeout "$tmo" "$@" </dev/null \
 		>"$TEST_TMP/dst-ns.log" 2>&1 3>&- &
 	BG_PIDS+=($!)
 	wait_for_line "$TEST_TMP/dst-ns.log" 'listening on' 5
@@ -307,3 +310,47 @@ HOOK
 	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
 	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
 }
+
+@test "post-copy, a partition in the lazy phase: the destination removes its copy before CRIU resumes the source's" {
+	export FAKE_CRIU_DIR="$TEST_TMP/criu"
+	mkdir -p "$FAKE_CRIU_DIR"
+	FAKE_CRIU="$_COMMON_TESTS_DIR/fake-criu"
+	partitioned_host 20 --criu "$FAKE_CRIU"
+	echo 30 >"$FAKE_CRIU_DIR/pause-lazy-pages"
+	echo 120000 >"$SRC_ROOT/lazy-serve-ms"
+	# --timeout 20: the lazy phase's silence limit is 5 s on both sides (timeouts.h, 8.)
+	"$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" --criu "$FAKE_CRIU" \
+		--ssh-port "$NS_SSH_PORT" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
+		--dst-token-file "$DST_TOKEN" --socket "$TEST_TMP/ns.sock" --timeout 20 \
+		--page-server-port $((30000 + RANDOM % 20000)) -t post-copy c1 10.179.0.2 \
+		>"$TEST_TMP/src.out" 2>&1 3>&- &
+	src_pid=$!
+	BG_PIDS+=("$src_pid")
+	for _ in $(seq 300); do [ -e "$FAKE_CRIU_DIR/lazy-paused" ] && break; sleep 0.1; done
+	[ -e "$FAKE_CRIU_DIR/lazy-paused" ]
+	[ "$(fake_status "$DST_ROOT" c1)" = running ]
+	# the link goes silent both ways, nothing is closed
+	ip netns exec "$NS" iptables -A INPUT -i "migp$$b" -j DROP
+	ip netns exec "$NS" iptables -A OUTPUT -o "migp$$b" -j DROP
+	cut=$(date +%s%N)
+	dst_gone="" src_resumed=""
+	while kill -0 "$src_pid" 2>/dev/null; do
+		now=$(date +%s%N)
+		[ -n "$dst_gone" ] || [ "$(fake_status "$DST_ROOT" c1)" != absent ] || dst_gone=$now
+		[ -n "$src_resumed" ] || ! grep -q 'transfer FAILED' "$SRC_BASE/c1/image/dump.log" 2>/dev/null ||
+			src_resumed=$now
+		[ $(((now - cut) / 1000000000)) -lt 60 ] || break
+		sleep 0.05
+	done
+	wait "$src_pid" && rc=0 || rc=$?
+	cat "$TEST_TMP/src.out" "$TEST_TMP/dst-ns.log"
+	echo "destination copy removed $(((dst_gone - cut) / 1000000)) ms after the cut, CRIU resumed the source's $(((src_resumed - cut) / 1000000)) ms after it"
+	[ "$rc" -eq 3 ]
+	[ -n "$dst_gone" ] && [ -n "$src_resumed" ]
+	[ "$dst_gone" -lt "$src_resumed" ]
+	grep -q "the source said nothing for 5 s in the lazy phase" "$TEST_TMP/dst-ns.log"
+	grep -q "the destination said nothing for 5 s in the lazy phase" "$TEST_TMP/src.out"
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+}
+

@@ -1,7 +1,7 @@
 /* The page tunnel (tunnel.h) between two socket pairs, and what it knows of CRIU's
  * page-server protocol (source/pageserver.h): bytes both ways intact, the destination's end
- * passed on as an end only after the goodbye, as a reset otherwise, and a failure of the
- * pages connection as a reset. */
+ * passed on as an end only after the goodbye; without it, and when the pages connection
+ * fails, the page server's connection held until the owner ends or breaks it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -66,7 +66,7 @@ static void bed_up(struct bed *b, int watch)
 
 static void bed_down(struct bed *b)
 {
-	tunnel_stop(NULL, NULL);
+	tunnel_stop(NULL, NULL, 0);
 	b->remote->close(b->remote);
 	if (b->page_server >= 0)
 		close(b->page_server);
@@ -74,11 +74,12 @@ static void bed_down(struct bed *b)
 		close(b->daemon);
 }
 
-/* Pumps until fd has n bytes for us (or the tunnel ended), then reads them. */
-static ssize_t pump_read(int fd, void *buf, size_t n)
+/* Pumps until fd has n bytes for us (or the tunnel ended, or ms passed), then reads
+ * them. */
+static ssize_t pump_read_ms(int fd, void *buf, size_t n, int ms)
 {
 	size_t got = 0;
-	long long deadline = proc_now_ms() + 5000;
+	long long deadline = proc_now_ms() + ms;
 	while (got < n && proc_now_ms() < deadline) {
 		tunnel_pump();
 		ssize_t r = recv(fd, (char *)buf + got, n - got, MSG_DONTWAIT);
@@ -90,6 +91,11 @@ static ssize_t pump_read(int fd, void *buf, size_t n)
 			poll(NULL, 0, 1);
 	}
 	return (ssize_t)got;
+}
+
+static ssize_t pump_read(int fd, void *buf, size_t n)
+{
+	return pump_read_ms(fd, buf, n, 5000);
 }
 
 static void send_record(int fd, uint32_t cmd)
@@ -126,7 +132,7 @@ static void test_bytes_both_ways(void **state)
 	}
 	assert_memory_equal(pages, got, n);
 	struct tunnel_stats st;
-	tunnel_stop(&st, NULL);
+	tunnel_stop(&st, NULL, 0);
 	assert_int_equal(st.to_remote, (long long)n);
 	assert_int_equal(st.to_local, REC);
 	free(pages);
@@ -155,9 +161,10 @@ static void test_end_after_goodbye(void **state)
 	bed_down(&b);
 }
 
-/* An end without the goodbye (the daemon died): passed on as a reset, so that CRIU's page
- * server fails and CRIU resumes the container on the source. */
-static void test_end_without_goodbye_resets(void **state)
+/* An end without the goodbye (the daemon died): the page server's connection is held as
+ * it is (CRIU must not resume the container before the destination's copy is gone), and
+ * broken with a reset when the owner says so. */
+static void test_end_without_goodbye_holds_then_resets(void **state)
 {
 	(void)state;
 	struct bed b;
@@ -169,16 +176,36 @@ static void test_end_without_goodbye_resets(void **state)
 	b.daemon = -1;
 	unsigned char buf[64];
 	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
-	ssize_t r = pump_read(b.page_server, buf, sizeof(buf) - REC);
-	/* the partial record may arrive before the reset; the end is a reset either way */
-	if (r == 10)
-		r = pump_read(b.page_server, buf, 1);
-	assert_int_equal(r, -ECONNRESET);
+	/* the partial record may come through; then nothing: no end, no reset */
+	ssize_t r = pump_read_ms(b.page_server, buf, sizeof(buf), 300);
+	assert_true(r == 0 || r == 10);
+	assert_true(tunnel_done());
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_run(proc_now_ms() + 1000, &e), -1);
 	assert_non_null(strstr(mig_err_msg(e), "went away before it had every page"));
 	mig_err_free(&e);
-	bed_down(&b);
+	tunnel_stop(NULL, &e, 1);
+	assert_non_null(e);
+	mig_err_free(&e);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
+	b.remote->close(b.remote);
+	close(b.page_server);
+}
+
+/* The same, and the owner ends it without a break: an end. */
+static void test_held_then_ended(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	close(b.daemon);
+	b.daemon = -1;
+	unsigned char buf[4];
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
+	tunnel_stop(NULL, NULL, 0);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), 0); /* EOF */
+	b.remote->close(b.remote);
+	close(b.page_server);
 }
 
 /* Without a watch (a CRIU we do not know): an end is an end. */
@@ -194,9 +221,9 @@ static void test_plain_tunnel_passes_end(void **state)
 	bed_down(&b);
 }
 
-/* The pages connection closed under the tunnel (session_close): the page server's
- * connection is reset. */
-static void test_forget_resets(void **state)
+/* The pages connection closed under the tunnel (session_close): held, then reset by the
+ * owner. */
+static void test_forget_holds_then_resets(void **state)
 {
 	(void)state;
 	struct bed b;
@@ -206,12 +233,30 @@ static void test_forget_resets(void **state)
 	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
 	tunnel_forget(b.remote);
 	assert_true(tunnel_done());
-	assert_int_equal(pump_read(b.page_server, buf, 1), -ECONNRESET);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
 	struct mig_err *e = NULL;
-	tunnel_stop(NULL, &e);
+	tunnel_stop(NULL, &e, 1);
 	assert_non_null(e);
 	assert_non_null(strstr(mig_err_msg(e), "pages connection was closed"));
 	mig_err_free(&e);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
+}
+
+/* After the goodbye a break is not taken: the transfer is complete. */
+static void test_no_break_after_goodbye(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 0x1024);
+	unsigned char buf[REC];
+	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
+	assert_true(tunnel_goodbye());
+	tunnel_stop(NULL, NULL, 1);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), 0); /* EOF, not a reset */
 	b.remote->close(b.remote);
 	close(b.page_server);
 	close(b.daemon);
@@ -289,9 +334,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bytes_both_ways),
 	    cmocka_unit_test(test_end_after_goodbye),
-	    cmocka_unit_test(test_end_without_goodbye_resets),
+	    cmocka_unit_test(test_end_without_goodbye_holds_then_resets),
+	    cmocka_unit_test(test_held_then_ended),
 	    cmocka_unit_test(test_plain_tunnel_passes_end),
-	    cmocka_unit_test(test_forget_resets),
+	    cmocka_unit_test(test_forget_holds_then_resets),
+	    cmocka_unit_test(test_no_break_after_goodbye),
 	    cmocka_unit_test(test_record_sizes),
 	    cmocka_unit_test(test_watch),
 	    cmocka_unit_test(test_tcp_row),
