@@ -320,6 +320,8 @@ static int lazy_phase_lost(struct migration *m, struct mig_err **err)
 int postcopy_finish(struct migration *m, struct mig_err **err)
 {
 	long long t0 = proc_now_ms();
+	log_info("%s runs on %s: its memory follows through the page tunnel", m->p->what.container,
+		 m->p->where.ssh.host);
 	cJSON *msg = await_lazy_done(m, err);
 	int r;
 	if (!msg) {

@@ -214,18 +214,24 @@ HOOK
 	echo 5 >"$FAKE_CRIU_DIR/pause-lazy-pages"
 	echo 60000 >"$SRC_ROOT/lazy-serve-ms"
 	# --timeout 20: the lazy phase's silence limit is 5 s (timeouts.h, 8.)
-	(src --timeout 20 -t post-copy c1 127.0.0.1; echo "$status" >"$TEST_TMP/src.rc"; echo "$output" >"$TEST_TMP/src.out") 3>&- &
-	BG_PIDS+=("$!")
+	"$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" --criu "$FAKE_CRIU" \
+		--ssh-port "$SSHD_PORT" --dst-token-file "$DST_TOKEN" -i "$SSH_KEY" \
+		--known-hosts "$SSH_KNOWN_HOSTS" --socket "$DST_SOCKET" --page-server-port "$PS_PORT" \
+		--timeout 20 -t post-copy c1 127.0.0.1 >"$TEST_TMP/src.out" 2>&1 3>&- &
+	src_pid=$!
+	BG_PIDS+=("$src_pid")
+	# the lazy phase: committed, the daemon in the middle of its pages
+	wait_for_line "$TEST_TMP/src.out" 'its memory follows through the page tunnel' 60
 	for _ in $(seq 200); do [ -e "$FAKE_CRIU_DIR/lazy-paused" ] && break; sleep 0.1; done
 	[ -e "$FAKE_CRIU_DIR/lazy-paused" ]
 	# End every SSH session of our own sshd (its children, by PID): the link is gone.
 	for p in $(ps -o pid= --ppid "$SSHD_PID"); do kill -KILL "$p"; done
 	t0=$SECONDS
-	for _ in $(seq 600); do [ -e "$TEST_TMP/src.rc" ] && break; sleep 0.1; done
+	wait "$src_pid" && rc=0 || rc=$?
+	cat "$TEST_TMP/src.out"
+	[ "$rc" -eq 3 ]
 	# it waited the silence limit and the margin before letting CRIU resume the container
 	[ $((SECONDS - t0)) -ge 9 ]
-	cat "$TEST_TMP/src.out"
-	[ "$(cat "$TEST_TMP/src.rc")" -eq 3 ]
 	grep -q "running on this host again" "$TEST_TMP/src.out"
 	wait_for_line "$TEST_TMP/dst.log" '"role":"destination"' 20
 	run cat "$TEST_TMP/dst.log"

@@ -326,6 +326,8 @@ HOOK
 		>"$TEST_TMP/src.out" 2>&1 3>&- &
 	src_pid=$!
 	BG_PIDS+=("$src_pid")
+	# the lazy phase: committed, the daemon in the middle of its pages
+	wait_for_line "$TEST_TMP/src.out" 'its memory follows through the page tunnel' 60
 	for _ in $(seq 300); do [ -e "$FAKE_CRIU_DIR/lazy-paused" ] && break; sleep 0.1; done
 	[ -e "$FAKE_CRIU_DIR/lazy-paused" ]
 	[ "$(fake_status "$DST_ROOT" c1)" = running ]
