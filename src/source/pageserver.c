@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -163,6 +164,9 @@ int page_server_connect(int port, int *fd, struct mig_err **err)
 	       proc_ms_left(deadline, -1) != 0)
 		poll(NULL, 0, ACCEPT_POLL_MS);
 	if (r == 1) {
+		/* The daemon's requests are small and each waits for its pages: no Nagle. */
+		int one = 1;
+		(void)setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		/* Blocking from here on, as the tunnel's peer expects nothing else. */
 		int fl = fcntl(*fd, F_GETFL);
 		if (fl >= 0 && fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
