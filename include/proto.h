@@ -58,6 +58,11 @@ cJSON *proto_recv(struct mig_conn *c, int timeout_ms, struct mig_err **err);
  * server may wait long for the next request but cuts a sender that stalls inside one. */
 cJSON *proto_recv_split(struct mig_conn *c, int first_ms, int rest_ms, struct mig_err **err);
 
+/* proto_recv_split, but a MIG_TIMEOUT only when nothing of a frame came: a peer that stalls
+ * inside a frame is a plain failure, so that a caller that goes on after a timeout (a
+ * heartbeat's wait) never reads from the middle of one. */
+cJSON *proto_recv_whole(struct mig_conn *c, int first_ms, int rest_ms, struct mig_err **err);
+
 /* A new message {"v":2,"type":type}. */
 cJSON *proto_msg(const char *type);
 

@@ -37,8 +37,12 @@ struct tunnel_stats {
 struct tunnel_watch {
 	/* Sees every byte the destination sends toward the page server, in order. */
 	void (*observe)(void *ctx, const void *buf, size_t n);
-	/* 1 once those bytes ended with the peer's goodbye. */
+	/* 1 once those bytes ended with the peer's goodbye (never when not watching). */
 	int (*said_goodbye)(void *ctx);
+	/* 0 when the watch does not know the protocol (an unknown version or command): then
+	 * the destination's end is held for the owner to end or break (tunnel_stop), as a
+	 * failure would be, without being one. */
+	int (*watching)(void *ctx);
 	void *ctx;
 };
 

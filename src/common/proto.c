@@ -142,6 +142,31 @@ cJSON *proto_recv_split(struct mig_conn *c, int first_ms, int rest_ms, struct mi
 	return msg;
 }
 
+cJSON *proto_recv_whole(struct mig_conn *c, int first_ms, int rest_ms, struct mig_err **err)
+{
+	uint8_t hdr[4];
+	uint32_t n;
+	if (c->read_full(c, hdr, 1, first_ms, err) < 0)
+		return NULL;
+	struct mig_err *e = NULL;
+	cJSON *msg = NULL;
+	if (c->read_full(c, hdr + 1, 3, rest_ms, &e) == 0 && proto_frame_len(hdr, &n, &e) == 0) {
+		uint8_t *payload = mig_xmalloc(n);
+		if (c->read_full(c, payload, n, rest_ms, &e) == 0)
+			msg = proto_decode(payload, n, &e);
+		free(payload);
+	}
+	if (!msg && e && mig_err_status(e) == MIG_TIMEOUT) {
+		mig_err_set(err, 0, "the peer stalled inside a message (%s)", mig_err_msg(e));
+		mig_err_free(&e);
+	} else if (!msg && err && !*err) {
+		*err = e;
+	} else {
+		mig_err_free(&e);
+	}
+	return msg;
+}
+
 cJSON *proto_recv(struct mig_conn *c, int timeout_ms, struct mig_err **err)
 {
 	return proto_recv_split(c, timeout_ms, timeout_ms, err);

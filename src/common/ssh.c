@@ -238,6 +238,23 @@ static int await_window(struct ssh_chan_conn *sc, long long deadline, struct mig
 	struct mig_conn *c = &sc->base;
 	if (ssh_channel_window_size(sc->chan) > 0)
 		return 0;
+	/* With the page tunnel, tunnel_slice makes its own event: the session can be in one
+	 * event only. */
+	while (tunnel_active() && ssh_channel_window_size(sc->chan) == 0) {
+		int slice = proc_ms_left(deadline, CHANNEL_SLICE_MS);
+		if (conn_check_stop(c, err) < 0)
+			return -1;
+		if (slice == 0)
+			return mig_err_set_status(err, MIG_TIMEOUT,
+						  "the peer read nothing for %d ms",
+						  conn_write_stall_ms(c));
+		if (ssh_channel_is_closed(sc->chan))
+			return mig_err_set_status(err, MIG_CLOSED, "connection closed");
+		if (tunnel_slice(sc, slice, chan_has_window, err) < 0)
+			return -1;
+	}
+	if (ssh_channel_window_size(sc->chan) > 0)
+		return 0;
 	/* An event handles the session's packets (the window adjustment among them) without
 	 * taking the channel's data, which stays for our reads. */
 	ssh_event ev = ssh_event_new();
@@ -253,8 +270,6 @@ static int await_window(struct ssh_chan_conn *sc, long long deadline, struct mig
 					       conn_write_stall_ms(c));
 		else if (ssh_channel_is_closed(sc->chan))
 			r = mig_err_set_status(err, MIG_CLOSED, "connection closed");
-		else if (tunnel_active())
-			r = tunnel_slice(sc, slice, chan_has_window, err);
 		else if (ssh_event_dopoll(ev, slice) == SSH_ERROR)
 			r = mig_err_set(err, 0, "ssh channel error");
 	}
@@ -314,8 +329,20 @@ static ssize_t chan_write_some(struct mig_conn *c, const void *buf, size_t n, st
 	if (ssh_channel_is_closed(sc->chan))
 		return mig_err_set(err, 0, "write to %s: the channel is closed", c->peer);
 	uint32_t room = ssh_channel_window_size(sc->chan);
-	if (room == 0)
-		return 0;
+	if (room == 0) {
+		/* What has arrived may hold the window adjustment: handle it without waiting
+		 * (the channels' data stays in their buffers). */
+		ssh_event ev = ssh_event_new();
+		if (ev && ssh_event_add_session(ev, sc->session) == SSH_OK) {
+			(void)ssh_event_dopoll(ev, 0);
+			ssh_event_remove_session(ev, sc->session);
+		}
+		if (ev)
+			ssh_event_free(ev);
+		room = ssh_channel_window_size(sc->chan);
+		if (room == 0)
+			return 0;
+	}
 	size_t want = n < room ? n : room;
 	int r = ssh_channel_write(sc->chan, buf, (uint32_t)want);
 	if (r < 0)

@@ -34,6 +34,7 @@ struct tunnel {
 	const struct tunnel_watch *watch;
 	struct mig_err *err; /* the failure, until someone takes it */
 	int failed;
+	int held; /* the destination ended without a goodbye we could know of: held as it is */
 	int pumping;
 	struct tunnel_stats st;
 };
@@ -63,7 +64,7 @@ int tunnel_active(void)
 
 int tunnel_done(void)
 {
-	return !tun || tun->failed || (tun->up.shut && tun->down.shut);
+	return !tun || tun->failed || tun->held || (tun->up.shut && tun->down.shut);
 }
 
 static int goodbye_seen(void)
@@ -187,7 +188,12 @@ static int write_local(void)
 		}
 	}
 	if (h->eof && h->off == h->len && !h->shut) {
-		/* Without the peer's goodbye its end is a break (tunnel.h). */
+		/* Without the peer's goodbye its end is a break (tunnel.h); not knowing, it is
+		 * held for the owner to decide. */
+		if (tun->watch && !goodbye_seen() && !tun->watch->watching(tun->watch->ctx)) {
+			tun->held = 1; /* done: nothing more moves */
+			return 1;
+		}
 		if (tun->watch && !goodbye_seen()) {
 			struct mig_err *e = NULL;
 			mig_err_set_status(&e, MIG_CLOSED,
@@ -204,7 +210,7 @@ static int write_local(void)
 
 int tunnel_pump(void)
 {
-	if (!tun || tun->failed || tun->pumping)
+	if (!tun || tun->failed || tun->held || tun->pumping)
 		return 0;
 	tun->pumping = 1; /* a remote's write may wait inside libssh: no pump from there */
 	int any = 0;
@@ -260,7 +266,9 @@ int tunnel_run(long long deadline, struct mig_err **err)
 			    "time");
 		struct pollfd p[TUNNEL_MAX_POLLFDS];
 		int n = tunnel_pollfds(p);
-		if (n > 0 && poll(p, (nfds_t)n, left) < 0 && errno != EINTR)
+		/* nothing to watch (no descriptor from the remote): a short sleep, not a spin */
+		if (poll(n > 0 ? p : NULL, (nfds_t)n, n > 0 ? left : (left < 10 ? left : 10)) < 0 &&
+		    errno != EINTR)
 			return mig_err_set(err, errno, "page tunnel: poll");
 	}
 	if (tun && tun->failed) {

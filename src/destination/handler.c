@@ -92,7 +92,7 @@ static int listen_source(struct dst_ctx *d, struct dst_session *s, long long *he
 		return mig_err_set(err, 0, "the source said nothing for %d s in the lazy phase",
 				   silence / 1000);
 	struct mig_err *e = NULL;
-	cJSON *req = proto_recv_split(s->conn, LAZY_POLL_MS, FRAME_REST_MS, &e);
+	cJSON *req = proto_recv_whole(s->conn, LAZY_POLL_MS, FRAME_REST_MS, &e);
 	if (!req && mig_err_status(e) == MIG_TIMEOUT) {
 		mig_err_free(&e);
 		return 0;

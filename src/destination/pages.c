@@ -19,6 +19,8 @@
 /* Connections that fail the hello before the right one is given up on (only root can
  * reach a Unix listener; a TCP one is reachable by anyone who can reach the port). */
 #define PAGES_MAX_TRIES 8
+/* What one of them has for its pages_hello (the whole wait is PAGES_HELLO_MS). */
+#define PAGES_HELLO_ONE_MS 2000
 
 void pages_init(struct dst_pages *p)
 {
@@ -128,10 +130,17 @@ static void close_listener(struct dst_pages *p)
 static int check_hello(struct dst_pages *p, struct mig_conn *c, const struct auth_keys *keys,
 		       const char *name, long long deadline, struct mig_err **err)
 {
-	int left = proc_ms_left(deadline, -1);
-	cJSON *m = left > 0 ? proto_recv(c, left, err) : NULL;
-	if (!m)
-		return left > 0 ? -1 : mig_err_set_status(err, MIG_TIMEOUT, "timed out");
+	/* Each connection gets a short while of its own: one that stays silent (or goes away)
+	 * is refused, not waited for. */
+	int left = proc_ms_left(deadline, PAGES_HELLO_ONE_MS);
+	struct mig_err *e = NULL;
+	cJSON *m = left > 0 ? proto_recv(c, left, &e) : NULL;
+	if (!m) {
+		log_warn("pages connection refused: no pages_hello (%s)",
+			 e ? mig_err_msg(e) : "timed out");
+		mig_err_free(&e);
+		return left > 0 ? 0 : mig_err_set_status(err, MIG_TIMEOUT, "timed out");
+	}
 	const char *type = proto_get_str(m, "type", 0, NULL);
 	const char *who = proto_get_str(m, "name", 0, NULL);
 	const char *proof = proto_get_str(m, "proof", 0, NULL);
@@ -144,7 +153,6 @@ static int check_hello(struct dst_pages *p, struct mig_conn *c, const struct aut
 		why = "pages_hello without this session's proof";
 	cJSON_Delete(m);
 	cJSON *rep = proto_reply(why);
-	struct mig_err *e = NULL;
 	int sent = proto_send(c, rep, &e);
 	cJSON_Delete(rep);
 	if (why)

@@ -64,8 +64,12 @@ void ps_watch_observe(void *ctx, const void *buf, size_t n)
 int ps_watch_goodbye(void *ctx)
 {
 	const struct ps_watch *w = ctx;
-	/* Not watching: as a plain tunnel, an end is an end. */
-	return !w->rec || (w->goodbye && w->have == 0);
+	return w->rec && w->goodbye && w->have == 0;
+}
+
+int ps_watch_watching(void *ctx)
+{
+	return ((const struct ps_watch *)ctx)->rec != 0;
 }
 
 int page_server_tcp_row(const char *line, unsigned from, unsigned to, unsigned long *inode)

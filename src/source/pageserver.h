@@ -21,7 +21,8 @@ int page_server_connect(int port, int *fd, struct mig_err **err);
  * record's size changed in CRIU 4.2 (nr_pages became 64 bits): 24 bytes before, 32 from 4.2
  * on where a u64 is 8-byte aligned (x86_64, arm64, armhf), 28 where it is not (i386).
  * A command other than those three, or a version this does not know, turns the watch off:
- * the tunnel is then a plain one (docs/notes-lazy-pages.md, "The pages connection"). */
+ * no goodbye is ever seen then, and the daemon's end is held for postcopy.c to end (after
+ * lazy_done ok) or break (docs/notes-lazy-pages.md, "The pages connection"). */
 struct ps_watch {
 	size_t rec;		/* the record's size; 0: not watching */
 	unsigned char part[32]; /* the record being read */
@@ -36,6 +37,7 @@ size_t page_server_record_size(const char *criu_version);
 void ps_watch_init(struct ps_watch *w, size_t rec);
 void ps_watch_observe(void *w, const void *buf, size_t n);
 int ps_watch_goodbye(void *w);
+int ps_watch_watching(void *w);
 
 /* The row of /proc/net/tcp for the connection from 127.0.0.1:from to 127.0.0.1:to: 1 and
  * its inode in *inode when found, 0 when not.  (For the tests.) */

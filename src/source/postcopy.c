@@ -43,8 +43,10 @@ static int prepare_watch(struct migration *m, struct mig_err **err)
 			 "(docs/notes-lazy-pages.md, \"The pages connection\")",
 			 mine);
 	ps_watch_init(&m->ps_watch, a);
-	m->tunnel_watch = (struct tunnel_watch){
-	    .observe = ps_watch_observe, .said_goodbye = ps_watch_goodbye, .ctx = &m->ps_watch};
+	m->tunnel_watch = (struct tunnel_watch){.observe = ps_watch_observe,
+						.said_goodbye = ps_watch_goodbye,
+						.watching = ps_watch_watching,
+						.ctx = &m->ps_watch};
 	free(mine);
 	return r;
 }
@@ -286,7 +288,7 @@ static int take_lazy_done(struct migration *m, cJSON *msg, struct mig_err **err)
 }
 
 /* No lazy_done: where the container lives on (timeouts.h, 8.).  -2 (an unknown outcome)
- * when the destination's daemon had every page or its handler vanished while the pages
+ * when the destination's daemon said its goodbye or its handler vanished while the pages
  * still moved; -1 (the container resumed here) when the destination fell silent or the
  * link broke: the connection is cut and the page server's broken only after the wait. */
 static int lazy_phase_lost(struct migration *m, struct mig_err **err)
@@ -306,8 +308,9 @@ static int lazy_phase_lost(struct migration *m, struct mig_err **err)
 		end_tunnel(m, 0, NULL);
 		page_server_exit(m, NULL);
 		mig_err_append(err,
-			       "the destination's lazy-pages daemon had every page (its "
-			       "goodbye came through): the container most likely runs there only");
+			       "the destination's lazy-pages daemon said its goodbye (after its "
+			       "last page, or after a failure: CRIU's page server cannot tell): "
+			       "the container most likely runs there only");
 		return -2;
 	}
 	hang_up(m);
@@ -327,7 +330,15 @@ int postcopy_finish(struct migration *m, struct mig_err **err)
 	if (!msg) {
 		r = lazy_phase_lost(m, err);
 	} else if (!take_lazy_done(m, msg, err)) {
-		/* The destination removed its copy: CRIU may resume ours now. */
+		/* The destination removed its copy: CRIU may resume ours now, unless the daemon
+		 * said its goodbye before it failed (CRIU's daemon says it either way): then
+		 * the page server took the transfer as complete and CRIU ends the container here
+		 * too; lazy_failed reports what runc then says (docs/notes-lazy-pages.md,
+		 * section 6). */
+		if (tunnel_goodbye())
+			mig_err_append(err,
+				       "the destination's daemon had said its goodbye, so CRIU "
+				       "took the transfer here as complete");
 		end_tunnel(m, 1, NULL);
 		page_server_exit(m, NULL);
 		r = -1;

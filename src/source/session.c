@@ -168,7 +168,7 @@ static cJSON *verified(struct ctl_session *s, cJSON *m, struct mig_err **err)
 cJSON *session_recv_split(struct ctl_session *s, int first_ms, struct mig_err **err)
 {
 	return verified(
-	    s, proto_recv_split(s->ctl, first_ms > 0 ? first_ms : 1, FRAME_REST_MS, err), err);
+	    s, proto_recv_whole(s->ctl, first_ms > 0 ? first_ms : 1, FRAME_REST_MS, err), err);
 }
 
 cJSON *session_recv(struct ctl_session *s, int timeout_ms, struct mig_err **err)

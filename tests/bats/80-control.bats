@@ -345,6 +345,9 @@ HOOK
 		sleep 0.05
 	done
 	wait "$src_pid" && rc=0 || rc=$?
+	# the stand-in page server's failure is the last thing its runc writes (CRIU resumed)
+	grep -q 'transfer FAILED' "$SRC_BASE/c1/image/dump.log" &&
+		src_resumed=$(date -r "$SRC_BASE/c1/image/dump.log" +%s%N)
 	cat "$TEST_TMP/src.out" "$TEST_TMP/dst-ns.log"
 	echo "destination copy removed $(((dst_gone - cut) / 1000000)) ms after the cut, CRIU resumed the source's $(((src_resumed - cut) / 1000000)) ms after it"
 	[ "$rc" -eq 3 ]

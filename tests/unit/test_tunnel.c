@@ -59,7 +59,10 @@ static void bed_up(struct bed *b, int watch)
 	b->daemon = remote[0];
 	b->remote = conn_from_fd(remote[1], "pages");
 	ps_watch_init(&b->w, watch ? REC : 0);
-	b->tw = (struct tunnel_watch){ps_watch_observe, ps_watch_goodbye, &b->w};
+	b->tw = (struct tunnel_watch){.observe = ps_watch_observe,
+				      .said_goodbye = ps_watch_goodbye,
+				      .watching = ps_watch_watching,
+				      .ctx = &b->w};
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_start(local[1], b->remote, &b->tw, &e), 0);
 }
@@ -208,8 +211,9 @@ static void test_held_then_ended(void **state)
 	close(b.page_server);
 }
 
-/* Without a watch (a CRIU we do not know): an end is an end. */
-static void test_plain_tunnel_passes_end(void **state)
+/* Not watching (a CRIU we do not know): the destination's end is held, neither an end nor
+ * a failure, until the owner ends it (after lazy_done ok) or breaks it. */
+static void test_unknown_protocol_holds_end(void **state)
 {
 	(void)state;
 	struct bed b;
@@ -217,8 +221,17 @@ static void test_plain_tunnel_passes_end(void **state)
 	send_record(b.daemon, 7);
 	shutdown(b.daemon, SHUT_WR);
 	unsigned char buf[REC + 1];
-	assert_int_equal(pump_read(b.page_server, buf, sizeof(buf)), REC);
-	bed_down(&b);
+	assert_int_equal(pump_read_ms(b.page_server, buf, sizeof(buf), 500), REC); /* no EOF */
+	assert_true(tunnel_done());
+	assert_false(tunnel_goodbye());
+	struct mig_err *e = NULL;
+	assert_int_equal(tunnel_run(proc_now_ms() + 1000, &e), 0);
+	tunnel_stop(NULL, &e, 0);
+	assert_null(e);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), 0); /* now the end */
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
 }
 
 /* The pages connection closed under the tunnel (session_close): held, then reset by the
@@ -302,7 +315,8 @@ static void test_watch(void **state)
 	ps_watch_init(&w, REC);
 	ps_watch_observe(&w, r, REC);
 	assert_int_equal(w.rec, 0);
-	assert_true(ps_watch_goodbye(&w));
+	assert_false(ps_watch_watching(&w));
+	assert_false(ps_watch_goodbye(&w)); /* never, once not watching */
 }
 
 static void test_tcp_row(void **state)
@@ -336,7 +350,7 @@ int main(void)
 	    cmocka_unit_test(test_end_after_goodbye),
 	    cmocka_unit_test(test_end_without_goodbye_holds_then_resets),
 	    cmocka_unit_test(test_held_then_ended),
-	    cmocka_unit_test(test_plain_tunnel_passes_end),
+	    cmocka_unit_test(test_unknown_protocol_holds_end),
 	    cmocka_unit_test(test_forget_holds_then_resets),
 	    cmocka_unit_test(test_no_break_after_goodbye),
 	    cmocka_unit_test(test_record_sizes),
