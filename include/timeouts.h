@@ -77,6 +77,9 @@
 #define PAGE_SERVER_ACCEPT_MS 5000
 /* After lazy_done the page tunnel has only CRIU's goodbye left to carry. */
 #define TUNNEL_DRAIN_MS 30000
+/* CRIU's page server (source, loopback) answers the goodbye the tunnel hands it within
+ * this; without an answer the tunnel ends its connection anyway. */
+#define PAGE_SERVER_ANSWER_MS 5000
 /* The lazy phase's signs of life (see 8.): the source pings every LAZY_HEARTBEAT_MS and the
  * destination answers; the silence limit is the source's --timeout / 10 within these bounds
  * (the destination takes the source's, from the "pages" request, within the request

@@ -10,12 +10,15 @@
  * exists per process.
  *
  * How the page server's connection ends decides where the container lives on (CRIU's
- * cr-dump.c): a page server whose peer ends cleanly counts its transfer as done and CRIU
- * kills the source's tasks; one whose connection breaks (a reset) fails and CRIU resumes
- * them.  So the destination's end of data is passed on as an end only after the lazy-pages
- * daemon's goodbye (its close request, seen by a tunnel_watch).  Without it, and when the
- * tunnel itself fails, the tunnel stops moving and holds the page server's connection as
- * it is (the container stays frozen): the owner breaks it with tunnel_stop once the
+ * cr-dump.c): a page server that got the daemon's goodbye (its close request) counts its
+ * transfer as done and CRIU kills the source's tasks; one whose connection breaks (a
+ * reset) fails and CRIU resumes them.  CRIU's daemon says its goodbye after a failure too
+ * (uffd.c: cr_lazy_pages disconnects either way), so the tunnel never lets it through on
+ * its own: it answers the goodbye itself (the daemon then ends, and the destination says
+ * lazy_done), holds it, and hands it to the page server only when the owner ends the
+ * tunnel without a break (tunnel_stop, after lazy_done ok).  Without a goodbye, and when
+ * the tunnel itself fails, the tunnel stops moving and holds the page server's connection
+ * as it is (the container stays frozen): the owner breaks it with tunnel_stop once the
  * destination's copy is surely gone (postcopy.c), never earlier. */
 #ifndef MIG_TUNNEL_H
 #define MIG_TUNNEL_H
@@ -39,6 +42,9 @@ struct tunnel_watch {
 	void (*observe)(void *ctx, const void *buf, size_t n);
 	/* 1 once those bytes ended with the peer's goodbye (never when not watching). */
 	int (*said_goodbye)(void *ctx);
+	/* How many of the bytes seen may reach the page server now (not the goodbye, nor a
+	 * record the watch cannot tell from one yet); every byte seen when not watching. */
+	long long (*passable)(void *ctx);
 	/* 0 when the watch does not know the protocol (an unknown version or command): then
 	 * the destination's end is held for the owner to end or break (tunnel_stop), as a
 	 * failure would be, without being one. */
@@ -75,13 +81,15 @@ int tunnel_run(long long deadline, struct mig_err **err);
  * closed") and never touches it again. */
 void tunnel_forget(const struct mig_conn *remote);
 
-/* The destination's daemon said goodbye (the watch saw its close request). */
+/* The destination's daemon said goodbye (the watch saw its close request) and has the
+ * tunnel's answer. */
 int tunnel_goodbye(void);
 
 /* Ends the tunnel: *st gets the byte counts (st may be NULL), *err the tunnel's failure if
  * any (err may be NULL).  The page server's connection, if still open, is closed: with a
- * reset when brk is set and the goodbye did not come (CRIU then resumes the container
- * here), else with an end. */
+ * reset when brk is set (CRIU then resumes the container here, also after a goodbye: the
+ * page server never saw it), else with an end, after handing the page server the daemon's
+ * goodbye when it came (CRIU then ends the container here). */
 void tunnel_stop(struct tunnel_stats *st, struct mig_err **err, int brk);
 
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "timeouts.h"
 
 /* One buffer per direction: the page server writes in pieces of up to 4 MiB (CRIU's
  * largest background chunk), and the SSH window is about 2 MiB; 256 KiB keeps the copies
@@ -24,7 +25,13 @@ struct half {
 	size_t len, off; /* bytes held, and how many of them went out */
 	int eof;	 /* the sending side closed its half */
 	int shut;	 /* and we passed that on */
+	int ours;	 /* what is held is the tunnel's own answer to the goodbye */
 };
+
+/* The tunnel's answer to the daemon's goodbye (tunnel.h): CRIU's page server answers a
+ * close request with a 32-bit status, 0 (criu/page-xfer.c, page_server_serve). */
+enum answer { ANSWER_NONE, ANSWER_DUE, ANSWER_QUEUED, ANSWER_OUT };
+#define ANSWER_BYTES 4
 
 struct tunnel {
 	int local;
@@ -34,7 +41,10 @@ struct tunnel {
 	const struct tunnel_watch *watch;
 	struct mig_err *err; /* the failure, until someone takes it */
 	int failed;
-	int held; /* the destination ended without a goodbye we could know of: held as it is */
+	int held; /* the destination ended (after a goodbye, or without one we could know of):
+		     held as it is for the owner */
+	enum answer answer;
+	long long down_in; /* bytes read from the destination so far */
 	int pumping;
 	struct tunnel_stats st;
 };
@@ -83,27 +93,50 @@ static void reset_local(void)
 	tun->local = -1;
 }
 
-/* The first failure ends the tunnel.  After the goodbye the page server's connection ends
- * at once (its transfer is complete); before it, it is held as it is until the owner
- * decides (tunnel_stop): a break now would make CRIU resume the container here while the
- * destination may still hold its copy. */
+/* The first failure ends the tunnel.  The page server's connection is held as it is until
+ * the owner decides (tunnel_stop): a break now would make CRIU resume the container here
+ * while the destination may still hold its copy, an end would make it kill it while the
+ * destination may have none. */
 static void fail(struct mig_err **e, const char *what)
 {
 	mig_err_wrap(e, "page tunnel: %s", what);
 	tun->err = *e;
 	tun->failed = 1;
 	*e = NULL;
-	if (goodbye_seen() && tun->local >= 0) {
-		close(tun->local);
-		tun->local = -1;
-	}
 }
 
-/* From the page server: into up.buf, when it is empty. */
+/* How much of down.buf may go to the page server: what the watch lets pass of it. */
+static size_t down_passable(void)
+{
+	struct half *h = &tun->down;
+	if (!tun->watch)
+		return h->len;
+	long long first = tun->down_in - (long long)h->len; /* the stream's offset of buf[0] */
+	long long n = tun->watch->passable(tun->watch->ctx) - first;
+	return n < (long long)h->off ? h->off : n > (long long)h->len ? h->len : (size_t)n;
+}
+
+/* The goodbye's answer, in the page server's place, once its own bytes went out. */
+static int queue_answer(struct half *h)
+{
+	if (h->off < h->len)
+		return 0;
+	memset(h->buf, 0, ANSWER_BYTES);
+	h->off = 0;
+	h->len = ANSWER_BYTES;
+	h->ours = 1;
+	tun->answer = ANSWER_QUEUED;
+	return 1;
+}
+
+/* From the page server: into up.buf, when it is empty.  Nothing after the daemon's
+ * goodbye: the page server has not seen it and has nothing more to say. */
 static int read_local(void)
 {
 	struct half *h = &tun->up;
-	if (h->eof || h->off < h->len)
+	if (tun->answer == ANSWER_DUE)
+		return queue_answer(h);
+	if (tun->answer != ANSWER_NONE || h->eof || h->off < h->len)
 		return 0;
 	ssize_t n = recv(tun->local, h->buf, TUNNEL_BUF, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -133,7 +166,10 @@ static int write_remote(void)
 			return 0;
 		}
 		h->off += (size_t)n;
-		tun->st.to_remote += n;
+		if (!h->ours)
+			tun->st.to_remote += n;
+		else if (h->off == h->len)
+			tun->answer = ANSWER_OUT, h->ours = 0;
 		moved = n > 0;
 	}
 	if (h->eof && h->off == h->len && !h->shut) {
@@ -143,38 +179,46 @@ static int write_remote(void)
 	return moved;
 }
 
-/* From the destination: into down.buf, when it is empty. */
+/* From the destination: into down.buf once what may pass of it went out; what waits (a
+ * record not known yet, the goodbye: at most one record) moves to the front. */
 static int read_remote(void)
 {
 	struct half *h = &tun->down;
-	if (h->eof || h->off < h->len)
+	if (h->eof || h->off < down_passable())
 		return 0;
+	memmove(h->buf, h->buf + h->off, h->len - h->off);
+	h->len -= h->off;
+	h->off = 0;
+	if (h->len == TUNNEL_BUF)
+		return 0; /* cannot be: the watch holds back less than a record */
 	struct mig_err *e = NULL;
-	ssize_t n = tun->remote->read_some(tun->remote, h->buf, TUNNEL_BUF, &e);
+	ssize_t n = tun->remote->read_some(tun->remote, h->buf + h->len, TUNNEL_BUF - h->len, &e);
 	if (n < 0 && mig_err_status(e) == MIG_CLOSED) {
 		mig_err_free(&e);
 		h->eof = 1;
-		h->off = h->len = 0;
 		return 1;
 	}
 	if (n < 0) {
 		fail(&e, "from the destination");
 		return 0;
 	}
-	h->off = 0;
-	h->len = (size_t)n;
 	if (n > 0 && tun->watch)
-		tun->watch->observe(tun->watch->ctx, h->buf, (size_t)n);
+		tun->watch->observe(tun->watch->ctx, h->buf + h->len, (size_t)n);
+	h->len += (size_t)n;
+	tun->down_in += n;
+	if (tun->answer == ANSWER_NONE && goodbye_seen())
+		tun->answer = ANSWER_DUE;
 	return n > 0;
 }
 
 static int write_local(void)
 {
 	struct half *h = &tun->down;
+	size_t lim = down_passable();
 	int moved = 0;
-	if (h->off < h->len) {
+	if (h->off < lim) {
 		ssize_t n =
-		    send(tun->local, h->buf + h->off, h->len - h->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		    send(tun->local, h->buf + h->off, lim - h->off, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			struct mig_err *e = NULL;
 			mig_err_set(&e, errno, "writing to the page server");
@@ -187,10 +231,10 @@ static int write_local(void)
 			moved = 1;
 		}
 	}
-	if (h->eof && h->off == h->len && !h->shut) {
-		/* Without the peer's goodbye its end is a break (tunnel.h); not knowing, it is
-		 * held for the owner to decide. */
-		if (tun->watch && !goodbye_seen() && !tun->watch->watching(tun->watch->ctx)) {
+	if (h->eof && h->off == down_passable() && !h->shut) {
+		/* After the goodbye, or not knowing, the end is held for the owner to decide
+		 * (tunnel.h); without the peer's goodbye it is a break. */
+		if (tun->watch && (goodbye_seen() || !tun->watch->watching(tun->watch->ctx))) {
 			tun->held = 1; /* done: nothing more moves */
 			return 1;
 		}
@@ -236,13 +280,13 @@ int tunnel_pollfds(struct pollfd *p)
 		return 0;
 	int n = 0;
 	short ev = 0;
-	if (!tun->up.eof && tun->up.off == tun->up.len)
+	if (tun->answer == ANSWER_NONE && !tun->up.eof && tun->up.off == tun->up.len)
 		ev |= POLLIN;
-	if (tun->down.off < tun->down.len)
+	if (tun->down.off < down_passable())
 		ev |= POLLOUT;
 	if (ev)
 		p[n++] = (struct pollfd){.fd = tun->local, .events = ev};
-	int want_read = !tun->down.eof && tun->down.off == tun->down.len;
+	int want_read = !tun->down.eof && tun->down.off == down_passable();
 	int want_write = tun->up.off < tun->up.len;
 	if (want_read || want_write) {
 		short rev = 0;
@@ -298,7 +342,59 @@ void tunnel_forget(const struct mig_conn *remote)
 
 int tunnel_goodbye(void)
 {
-	return tun && goodbye_seen();
+	return tun && goodbye_seen() && tun->answer == ANSWER_OUT;
+}
+
+/* Waits for fd's events until the deadline; 0 when they came. */
+static int await_local(short events, long long deadline)
+{
+	struct pollfd p = {.fd = tun->local, .events = events};
+	int left;
+	while ((left = proc_ms_left(deadline, -1)) != 0) {
+		int r = poll(&p, 1, left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+	return -1;
+}
+
+/* The daemon's goodbye, held until now, to the page server; its answer is read before the
+ * end, so that our close is an end and not a reset (unread bytes). */
+static int hand_over_goodbye(struct mig_err **err)
+{
+	struct half *h = &tun->down;
+	long long deadline = proc_deadline_in(PAGE_SERVER_ANSWER_MS);
+	while (h->off < h->len) {
+		ssize_t n =
+		    send(tun->local, h->buf + h->off, h->len - h->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			h->off += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return mig_err_set(err, errno,
+					   "page tunnel: the goodbye to the page server");
+		else if (await_local(POLLOUT, deadline) < 0)
+			return mig_err_set(err, ETIMEDOUT,
+					   "page tunnel: the goodbye to the page "
+					   "server");
+	}
+	char status[ANSWER_BYTES];
+	size_t got = 0;
+	while (got < sizeof(status)) {
+		ssize_t n = recv(tun->local, status + got, sizeof(status) - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0)
+			return mig_err_set(err, 0,
+					   "page tunnel: the page server ended without "
+					   "answering the goodbye");
+		else if (errno != EAGAIN && errno != EINTR)
+			return mig_err_set(err, errno, "page tunnel: the page server's answer");
+		else if (await_local(POLLIN, deadline) < 0)
+			return mig_err_set(err, ETIMEDOUT, "page tunnel: the page server's answer");
+	}
+	return 0;
 }
 
 void tunnel_stop(struct tunnel_stats *st, struct mig_err **err, int brk)
@@ -307,13 +403,16 @@ void tunnel_stop(struct tunnel_stats *st, struct mig_err **err, int brk)
 		return;
 	if (st)
 		*st = tun->st;
+	if (brk)
+		reset_local();
+	else if (tun->local >= 0 && goodbye_seen()) /* the destination keeps its copy: an end
+						       either way, never a reset */
+		(void)hand_over_goodbye(&tun->err);
 	if (err && tun->err) {
 		*err = tun->err;
 		tun->err = NULL;
 	}
 	mig_err_free(&tun->err);
-	if (brk && !goodbye_seen())
-		reset_local();
 	if (tun->local >= 0)
 		close(tun->local);
 	free(tun->up.buf);

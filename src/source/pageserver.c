@@ -45,31 +45,58 @@ void ps_watch_observe(void *ctx, const void *buf, size_t n)
 {
 	struct ps_watch *w = ctx;
 	const unsigned char *p = buf;
+	long long at = w->seen; /* the stream's offset of p */
+	w->seen += (long long)n;
+	if (n > 0 && w->goodbye) {
+		/* the daemon waits for the answer after its goodbye: anything else is not
+		 * CRIU's protocol, and neither it nor the goodbye passes */
+		w->goodbye = 0, w->spoiled = 1, w->rec = 0;
+		return;
+	}
 	while (w->rec && n > 0) {
 		size_t take = w->rec - w->have < n ? w->rec - w->have : n;
 		memcpy(w->part + w->have, p, take);
-		w->have += take, p += take, n -= take;
-		if (w->have < w->rec)
-			break;
+		w->have += take, p += take, n -= take, at += (long long)take;
+		if (w->have < sizeof(uint32_t))
+			break; /* its command is not known yet: it waits */
 		uint32_t cmd;
 		memcpy(&cmd, w->part, sizeof(cmd)); /* the same machine's byte order */
 		cmd &= PS_CMD_MASK;
-		w->have = 0;
-		w->goodbye = cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE;
-		if (cmd != PS_IOV_GET && !w->goodbye)
+		int bye = cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE;
+		if (cmd != PS_IOV_GET && !bye) {
 			w->rec = 0; /* not what we know: a plain tunnel from here */
+			break;
+		}
+		if (!bye)
+			w->pass = at; /* a GET's bytes pass as they come */
+		if (w->have < w->rec)
+			break;
+		w->have = 0;
+		if (bye) {
+			w->goodbye = n == 0;
+			w->spoiled = n > 0;
+			w->rec = n == 0 ? w->rec : 0;
+			return;
+		}
 	}
+	if (!w->rec && !w->spoiled)
+		w->pass = w->seen;
 }
 
 int ps_watch_goodbye(void *ctx)
 {
 	const struct ps_watch *w = ctx;
-	return w->rec && w->goodbye && w->have == 0;
+	return w->rec && w->goodbye;
 }
 
 int ps_watch_watching(void *ctx)
 {
 	return ((const struct ps_watch *)ctx)->rec != 0;
+}
+
+long long ps_watch_passable(void *ctx)
+{
+	return ((const struct ps_watch *)ctx)->pass;
 }
 
 int page_server_tcp_row(const char *line, unsigned from, unsigned to, unsigned long *inode)

@@ -22,12 +22,22 @@ int page_server_connect(int port, int *fd, struct mig_err **err);
  * on where a u64 is 8-byte aligned (x86_64, arm64, armhf), 28 where it is not (i386).
  * A command other than those three, or a version this does not know, turns the watch off:
  * no goodbye is ever seen then, and the daemon's end is held for postcopy.c to end (after
- * lazy_done ok) or break (docs/notes-lazy-pages.md, "The pages connection"). */
+ * lazy_done ok) or break (docs/notes-lazy-pages.md, "The pages connection").
+ *
+ * The goodbye itself never reaches the page server on its own: CRIU's daemon sends it after
+ * a failure too (uffd.c, cr_lazy_pages), and a page server that sees it counts its transfer
+ * as done, so CRIU would kill the source's tasks while the destination removes its copy.
+ * So the watch lets pass only the bytes of records it knows are GETs; a record whose
+ * command has not come yet and the goodbye wait (ps_watch_passable), the tunnel answers the
+ * goodbye itself, and the owner hands it over only after lazy_done ok (tunnel_stop). */
 struct ps_watch {
 	size_t rec;		/* the record's size; 0: not watching */
 	unsigned char part[32]; /* the record being read */
 	size_t have;
-	int goodbye; /* the last whole record was the goodbye */
+	int goodbye;	/* the last whole record was the goodbye, and nothing came after it */
+	int spoiled;	/* bytes came after the goodbye: not CRIU's protocol, and held */
+	long long seen; /* bytes observed */
+	long long pass; /* how many of them may reach the page server now */
 };
 
 /* The record's size for CRIU version ("4.2.1"), or 0 when this does not know it. */
@@ -38,6 +48,7 @@ void ps_watch_init(struct ps_watch *w, size_t rec);
 void ps_watch_observe(void *w, const void *buf, size_t n);
 int ps_watch_goodbye(void *w);
 int ps_watch_watching(void *w);
+long long ps_watch_passable(void *w);
 
 /* The row of /proc/net/tcp for the connection from 127.0.0.1:from to 127.0.0.1:to: 1 and
  * its inode in *inode when found, 0 when not.  (For the tests.) */

@@ -46,6 +46,7 @@ static int prepare_watch(struct migration *m, struct mig_err **err)
 	m->tunnel_watch = (struct tunnel_watch){.observe = ps_watch_observe,
 						.said_goodbye = ps_watch_goodbye,
 						.watching = ps_watch_watching,
+						.passable = ps_watch_passable,
 						.ctx = &m->ps_watch};
 	free(mine);
 	return r;
@@ -308,9 +309,9 @@ static int lazy_phase_lost(struct migration *m, struct mig_err **err)
 		end_tunnel(m, 0, NULL);
 		page_server_exit(m, NULL);
 		mig_err_append(err,
-			       "the destination's lazy-pages daemon said its goodbye (after its "
-			       "last page, or after a failure: CRIU's page server cannot tell): "
-			       "the container most likely runs there only");
+			       "the destination's lazy-pages daemon had said its goodbye (after "
+			       "its last page, or after a failure: the destination's word on "
+			       "which was lost): the container most likely runs there only");
 		return -2;
 	}
 	hang_up(m);
@@ -330,21 +331,15 @@ int postcopy_finish(struct migration *m, struct mig_err **err)
 	if (!msg) {
 		r = lazy_phase_lost(m, err);
 	} else if (!take_lazy_done(m, msg, err)) {
-		/* The destination removed its copy: CRIU may resume ours now, unless the daemon
-		 * said its goodbye before it failed (CRIU's daemon says it either way): then
-		 * the page server took the transfer as complete and CRIU ends the container here
-		 * too; lazy_failed reports what runc then says (docs/notes-lazy-pages.md,
-		 * section 6). */
-		if (tunnel_goodbye())
-			mig_err_append(err,
-				       "the destination's daemon had said its goodbye, so CRIU "
-				       "took the transfer here as complete");
+		/* The destination removed its copy: CRIU resumes ours, also when the daemon said
+		 * its goodbye before it failed (CRIU's daemon says it either way): the tunnel
+		 * answered it, and the page server never saw it (tunnel.h). */
 		end_tunnel(m, 1, NULL);
 		page_server_exit(m, NULL);
 		r = -1;
 	} else {
-		/* The page server exits once the destination has every page; the tunnel ends
-		 * with the two CRIUs' goodbye (PS_IOV_FORCE_CLOSE and its answer) through it. */
+		/* The destination has every page: the tunnel hands the daemon's goodbye to the
+		 * page server (tunnel_stop), which then ends, and CRIU with it. */
 		struct mig_err *e = NULL;
 		r = tunnel_run(proc_deadline_in(TUNNEL_DRAIN_MS), &e) < 0 ? -1 : 0;
 		end_tunnel(m, 0, NULL);

@@ -393,7 +393,7 @@ fr() {
 	[ "$(fake_status "$SRC_ROOT" c1)" = paused ]
 }
 
-@test "fake-runc: --status-fd gets one NUL byte; --lazy-pages serves until lazy-done" {
+@test "fake-runc: --status-fd gets one NUL byte; --lazy-pages serves until lazy-done, and fails when its time is up" {
 	fake_bundle "$SRC_BASE" c1
 	fr "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
 	echo 300 >"$SRC_ROOT/lazy-serve-ms"
@@ -408,10 +408,13 @@ fr() {
 	start=$(date +%s%N)
 	run "$FAKE_RUNC" --root "$SRC_ROOT" checkpoint --image-path "$TEST_TMP/img" --lazy-pages \
 		--page-server 127.0.0.1:$port --status-fd 5 c1 5>"$TEST_TMP/status"
-	[ "$status" -eq 0 ]
+	# nobody fetched the pages within lazy-serve-ms: a failed transfer, the container kept
+	[ "$status" -eq 1 ]
 	[ $(( ($(date +%s%N) - start) / 1000000 )) -ge 300 ]
 	[ "$(od -An -tx1 "$TEST_TMP/status" | tr -d ' ')" = 00 ]
-	[ "$(fake_status "$SRC_ROOT" c1)" = absent ]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	fr "$SRC_ROOT" kill c1 KILL
+	fr "$SRC_ROOT" delete c1
 
 	# A status fd that is not open fails.
 	fr "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1

@@ -8,7 +8,7 @@
  *       Exit 0 when the transfer "succeeded" by CRIU's rules, which include a peer that
  *       ends cleanly WITHOUT a goodbye (CRIU then kills the source's tasks); 1 when the
  *       connection broke (a reset: CRIU resumes them) or anything failed ("fakeps: ..." on
- *       stderr).
+ *       stderr).  How it ended goes to stdout: "goodbye" or "end without goodbye".
  *   fakeps reset PORT
  *       connects to 127.0.0.1:PORT and closes with a reset (SO_LINGER 0).
  *   fakeps hold ADDR PORT
@@ -109,8 +109,10 @@ static int serve(int port, const char *path)
 		fprintf(stderr, "fakeps: Can't read pagemap from socket: the connection broke\n");
 		return 1;
 	}
-	if (r == 0) /* as CRIU's page_server_serve: an end without goodbye is no error */
+	if (r == 0) { /* as CRIU's page_server_serve: an end without goodbye is no error */
+		printf("end without goodbye\n");
 		return 0;
+	}
 	if (cmd != PS_IOV_CLOSE && cmd != PS_IOV_FORCE_CLOSE) {
 		fprintf(stderr, "fakeps: Unknown command %u\n", cmd);
 		return 1;
@@ -124,6 +126,7 @@ static int serve(int port, const char *path)
 		fprintf(stderr, "fakeps: Unexpected data (or a reset) after the goodbye\n");
 		return 1;
 	}
+	printf("goodbye\n");
 	return 0;
 }
 

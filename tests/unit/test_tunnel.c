@@ -1,7 +1,8 @@
 /* The page tunnel (tunnel.h) between two socket pairs, and what it knows of CRIU's
- * page-server protocol (source/pageserver.h): bytes both ways intact, the destination's end
- * passed on as an end only after the goodbye; without it, and when the pages connection
- * fails, the page server's connection held until the owner ends or breaks it. */
+ * page-server protocol (source/pageserver.h): bytes both ways intact; the daemon's goodbye
+ * answered by the tunnel and handed to the page server only when the owner ends the tunnel
+ * without a break; without it, and when the pages connection fails, the page server's
+ * connection held until the owner ends or breaks it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -62,6 +63,7 @@ static void bed_up(struct bed *b, int watch)
 	b->tw = (struct tunnel_watch){.observe = ps_watch_observe,
 				      .said_goodbye = ps_watch_goodbye,
 				      .watching = ps_watch_watching,
+				      .passable = ps_watch_passable,
 				      .ctx = &b->w};
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_start(local[1], b->remote, &b->tw, &e), 0);
@@ -145,23 +147,91 @@ static void test_bytes_both_ways(void **state)
 	close(b.daemon);
 }
 
-/* The daemon's goodbye, then its end: passed on as an end (CRIU's page server then ends
- * well and the source's tasks are killed: the destination has them all). */
-static void test_end_after_goodbye(void **state)
+/* The daemon's goodbye: the tunnel answers it, the page server does not see it until the
+ * owner ends the tunnel (after lazy_done ok); then it gets the goodbye, its answer is read,
+ * and its connection ends (CRIU's page server then ends well and the source's tasks are
+ * killed: the destination has them all). */
+static void test_goodbye_answered_then_handed_over(void **state)
 {
 	(void)state;
 	struct bed b;
 	bed_up(&b, 1);
 	send_record(b.daemon, 7);
 	send_record(b.daemon, 0x1024); /* FORCE_CLOSE */
-	shutdown(b.daemon, SHUT_WR);
 	unsigned char buf[2 * REC + 1];
-	assert_int_equal(pump_read(b.page_server, buf, sizeof(buf)), 2 * REC); /* then EOF */
-	assert_false(tunnel_done()); /* our half is still open */
-	shutdown(b.page_server, SHUT_WR);
+	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
+	int32_t status = -1;
+	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	assert_int_equal(status, 0); /* the tunnel's answer */
+	assert_true(tunnel_goodbye());
+	shutdown(b.daemon, SHUT_WR);
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_run(proc_now_ms() + 5000, &e), 0);
+	assert_true(tunnel_done());
+	/* the page server has seen the GET only: no goodbye, no end */
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
+	/* its answer to the goodbye it is about to get, queued in advance (one thread) */
+	assert_int_equal(send(b.page_server, &status, sizeof(status), 0), sizeof(status));
+	struct tunnel_stats st;
+	tunnel_stop(&st, &e, 0);
+	assert_null(e);
+	assert_int_equal(st.to_remote, 0); /* the answer is the tunnel's, not the page server's */
+	assert_int_equal(pump_read_ms(b.page_server, buf, sizeof(buf), 1000), REC); /* then EOF */
+	uint32_t cmd;
+	memcpy(&cmd, buf, sizeof(cmd));
+	assert_int_equal(cmd, 0x1024);
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
+}
+
+/* The goodbye in pieces, and a GET whose command comes in two: neither passes before its
+ * command is known, the GET's bytes then do. */
+static void test_goodbye_in_pieces(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	unsigned char get[REC] = {7}, bye[REC] = {0x23, 0x10};
+	unsigned char buf[REC];
+	assert_int_equal(send(b.daemon, get, 2, 0), 2);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 200), 0);
+	assert_int_equal(send(b.daemon, get + 2, REC - 2, 0), REC - 2);
+	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
+	assert_memory_equal(buf, get, REC);
+	assert_int_equal(send(b.daemon, bye, 5, 0), 5);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 200), 0);
+	assert_false(tunnel_goodbye());
+	assert_int_equal(send(b.daemon, bye + 5, REC - 5, 0), REC - 5);
+	int32_t status = -1;
+	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	assert_int_equal(status, 0);
+	assert_true(tunnel_goodbye());
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 200), 0);
 	bed_down(&b);
+}
+
+/* Bytes after the goodbye: not CRIU's protocol; neither they nor the goodbye pass, and the
+ * end is held for the owner, who breaks it. */
+static void test_bytes_after_goodbye_hold(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 0x1023);
+	int32_t status = -1;
+	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	send_record(b.daemon, 7);
+	shutdown(b.daemon, SHUT_WR);
+	unsigned char buf[REC];
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
+	assert_true(tunnel_done());
+	assert_false(tunnel_goodbye());
+	tunnel_stop(NULL, NULL, 1);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
 }
 
 /* An end without the goodbye (the daemon died): the page server's connection is held as
@@ -173,8 +243,8 @@ static void test_end_without_goodbye_holds_then_resets(void **state)
 	struct bed b;
 	bed_up(&b, 1);
 	send_record(b.daemon, 7);
-	unsigned char half[10] = {0};
-	assert_int_equal(send(b.daemon, half, sizeof(half), 0), 10); /* a record cut short */
+	unsigned char half[10] = {7}; /* a GET, cut short */
+	assert_int_equal(send(b.daemon, half, sizeof(half), 0), 10);
 	close(b.daemon);
 	b.daemon = -1;
 	unsigned char buf[64];
@@ -258,18 +328,21 @@ static void test_forget_holds_then_resets(void **state)
 	close(b.daemon);
 }
 
-/* After the goodbye a break is not taken: the transfer is complete. */
-static void test_no_break_after_goodbye(void **state)
+/* After the goodbye a break is a break: the page server never saw the goodbye (a daemon
+ * that failed says it too), and CRIU resumes the container here. */
+static void test_break_after_goodbye(void **state)
 {
 	(void)state;
 	struct bed b;
 	bed_up(&b, 1);
 	send_record(b.daemon, 0x1024);
-	unsigned char buf[REC];
-	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
+	int32_t status = -1;
+	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
 	assert_true(tunnel_goodbye());
+	unsigned char buf[REC];
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
 	tunnel_stop(NULL, NULL, 1);
-	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), 0); /* EOF, not a reset */
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
 	b.remote->close(b.remote);
 	close(b.page_server);
 	close(b.daemon);
@@ -299,15 +372,22 @@ static void test_watch(void **state)
 	memcpy(recs + 2 * REC, &bye, 4);
 	ps_watch_init(&w, REC);
 	assert_false(ps_watch_goodbye(&w));
-	/* in odd pieces */
-	ps_watch_observe(&w, recs, 5);
+	/* in odd pieces: a GET passes once its command is known, the goodbye never */
+	ps_watch_observe(&w, recs, 3);
+	assert_int_equal(ps_watch_passable(&w), 0);
+	ps_watch_observe(&w, recs + 3, 2);
+	assert_int_equal(ps_watch_passable(&w), 5);
 	ps_watch_observe(&w, recs + 5, 2 * REC - 5 + 3);
+	assert_int_equal(ps_watch_passable(&w), 2 * REC);
 	assert_false(ps_watch_goodbye(&w));
 	ps_watch_observe(&w, recs + 2 * REC + 3, REC - 3);
 	assert_true(ps_watch_goodbye(&w));
-	/* anything after the goodbye: no longer a goodbye */
+	assert_int_equal(ps_watch_passable(&w), 2 * REC);
+	/* anything after the goodbye: no longer a goodbye, and nothing more passes */
 	ps_watch_observe(&w, recs, 1);
 	assert_false(ps_watch_goodbye(&w));
+	assert_false(ps_watch_watching(&w));
+	assert_int_equal(ps_watch_passable(&w), 2 * REC);
 	/* an unknown command turns the watch off (a plain tunnel) */
 	uint32_t odd = 99;
 	unsigned char r[REC] = {0};
@@ -315,6 +395,7 @@ static void test_watch(void **state)
 	ps_watch_init(&w, REC);
 	ps_watch_observe(&w, r, REC);
 	assert_int_equal(w.rec, 0);
+	assert_int_equal(ps_watch_passable(&w), REC); /* a plain tunnel: everything passes */
 	assert_false(ps_watch_watching(&w));
 	assert_false(ps_watch_goodbye(&w)); /* never, once not watching */
 }
@@ -347,12 +428,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bytes_both_ways),
-	    cmocka_unit_test(test_end_after_goodbye),
+	    cmocka_unit_test(test_goodbye_answered_then_handed_over),
+	    cmocka_unit_test(test_goodbye_in_pieces),
+	    cmocka_unit_test(test_bytes_after_goodbye_hold),
 	    cmocka_unit_test(test_end_without_goodbye_holds_then_resets),
 	    cmocka_unit_test(test_held_then_ended),
 	    cmocka_unit_test(test_unknown_protocol_holds_end),
 	    cmocka_unit_test(test_forget_holds_then_resets),
-	    cmocka_unit_test(test_no_break_after_goodbye),
+	    cmocka_unit_test(test_break_after_goodbye),
 	    cmocka_unit_test(test_record_sizes),
 	    cmocka_unit_test(test_watch),
 	    cmocka_unit_test(test_tcp_row),
