@@ -55,8 +55,8 @@ void criu_lazy_pages_argv(const char *criu, const char *ps_fd, const char *image
 			  const char *work_dir, const char *log_file,
 			  const char *argv[CRIU_MAX_ARGS]);
 
-/* Bytes of memory the lazy-pages daemon fetched, from its log (REPORT_NONE-like -1 when the
- * log does not say). */
+/* Bytes of memory the lazy-pages daemon copied into the tasks, from its -v4 log (the sum
+ * of its uffd_copy lines; -1 when the log does not say). */
 long long criu_lazy_log_bytes(const char *log_path);
 
 /* Makes sure CRIU's page server can size its pipe: nothing to do with CAP_SYS_RESOURCE or a

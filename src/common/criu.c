@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,32 +263,35 @@ out:
 
 long long criu_lazy_log_bytes(const char *log_path)
 {
-	/* With -v4 the daemon logs, per task, "uffd: PID-UFD: UFFD transferred pages: (X/Y)".
-	 * A child forked during the transfer inherits the uffd and is logged as "PID--N":
-	 * its pages are its parent's again, so it is left out of the sum. */
+	/* With -v4 the daemon logs every copy into a task's memory, "uffd: PID-UFD: uffd_copy:
+	 * 0xADDR/LEN" (LEN in bytes), and per task "UFFD transferred pages: (X/Y)".  The sum
+	 * of the copies is what it placed; the per-task counts are not: a child forked during
+	 * the transfer starts with its parent's count (uffd.c, handle_fork), and one still
+	 * alive at the end is counted twice (docs/notes-lazy-pages.md). */
 	if (!log_path)
 		return -1;
 	FILE *f = fopen(log_path, "re");
 	if (!f)
 		return -1;
 	char line[512];
-	long long pages = 0;
+	long long bytes = 0;
 	int found = 0;
 	while (fgets(line, sizeof(line), f)) {
-		const char *u = strstr(line, "uffd: ");
-		const char *p = strstr(line, "UFFD transferred pages: (");
-		long long x, y;
-		if (!u || !p || sscanf(p, "UFFD transferred pages: (%lld/%lld)", &x, &y) != 2)
+		if (!strstr(line, "uffd: "))
 			continue;
-		const char *task_end = strchr(u + 6, ':');
-		if (task_end && memmem(u + 6, (size_t)(task_end - u - 6), "--", 2))
-			continue;
-		pages += x;
-		found = 1;
+		const char *c = strstr(line, "uffd_copy: 0x");
+		unsigned long long addr;
+		long long len;
+		if (c && sscanf(c, "uffd_copy: 0x%llx/%lld", &addr, &len) == 2 && len > 0 &&
+		    len <= LLONG_MAX - bytes) {
+			bytes += len;
+			found = 1;
+		} else if (strstr(line, "UFFD transferred pages: (")) {
+			found = 1; /* a daemon that copied nothing says so too */
+		}
 	}
 	fclose(f);
-	long page = sysconf(_SC_PAGESIZE);
-	return found ? pages * (page > 0 ? page : 4096) : -1;
+	return found ? bytes : -1;
 }
 
 /* Runs `nsenter -t PID -n TOOL -w ARGS...`; returns its exit code, or -1 if it did not run. */
