@@ -120,6 +120,27 @@ int lazy_poll(struct dst_lazy *l, int wait_ms, long long *bytes, struct mig_err 
 	return ended(l, &res, bytes, err);
 }
 
+void lazy_explain(struct dst_lazy *l, struct mig_err **err)
+{
+	struct proc_result res;
+	struct mig_err *e = NULL;
+	if (l->running && proc_wait_for(&l->proc, 0, &res, &e) == 0) {
+		const char *argv[] = {"criu lazy-pages", NULL};
+		l->running = 0;
+		if (res.exited && res.exit_code == 0 && !res.timed_out)
+			mig_err_set(&e, 0, "criu lazy-pages exited with code 0");
+		else
+			proc_result_err(argv, &res, &e);
+		proc_result_free(&res);
+		mig_err_append(err, "the lazy-pages daemon had ended before: %s", mig_err_msg(e));
+	}
+	mig_err_free(&e);
+	char *excerpt = l->log ? criu_log_excerpt(l->log) : NULL;
+	if (excerpt && *excerpt)
+		mig_err_append(err, "its log %s says: %s", l->log, excerpt);
+	free(excerpt);
+}
+
 void lazy_stop(struct dst_lazy *l)
 {
 	if (l->running) {

@@ -30,6 +30,11 @@ int lazy_wait(struct dst_lazy *l, long long *bytes, struct mig_err **err);
 /* lazy_wait for at most wait_ms: 1 while the daemon still runs, else as lazy_wait. */
 int lazy_poll(struct dst_lazy *l, int wait_ms, long long *bytes, struct mig_err **err);
 
+/* After a failed lazy restore: adds to *err whether the daemon had ended first (how) and
+ * what its log says went wrong, so that the cause is not only the restore's side of it
+ * ("Failed sending restore finished indication" when the daemon was gone). */
+void lazy_explain(struct dst_lazy *l, struct mig_err **err);
+
 /* Ends the daemon if it runs; frees what l holds. */
 void lazy_stop(struct dst_lazy *l);
 

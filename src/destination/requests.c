@@ -342,6 +342,8 @@ static cJSON *do_restore(struct dst_ctx *d, struct dst_session *s, const cJSON *
 	s->report.restore_ms = proc_now_ms() - t0;
 	s->restore_done_ms = proc_now_ms();
 	if (r < 0) {
+		if (lazy && s->lazy.log)
+			lazy_explain(&s->lazy, &e);
 		lazy_stop(&s->lazy);
 		mig_err_wrap(&e, "restore of %s on the destination", name);
 		return refuse_restore(s, &e);

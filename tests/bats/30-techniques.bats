@@ -295,6 +295,31 @@ HOOK
 	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
 }
 
+@test "the lazy-pages daemon dies during the restore: the error says so, with its log's words" {
+	echo "criu failed: type RESTORE errno 0" >"$DST_ROOT/fail-restore"
+	echo "uffd: cannot handle the tasks" >"$FAKE_CRIU_DIR/die-lazy-pages"
+	# the restore fails only once the daemon has exited (a zombie, or reaped)
+	cat >"$DST_ROOT/hook-restore" <<HOOK
+#!/bin/bash
+touch "$FAKE_CRIU_DIR/lazy-die-now"
+pid=\$(cat "$FAKE_CRIU_DIR/lazy-pages.pid")
+for _ in \$(seq 100); do
+	st=\$(awk '{ print \$3 }' "/proc/\$pid/stat" 2>/dev/null || echo gone)
+	[ "\$st" = Z ] || [ "\$st" = gone ] && exit 0
+	sleep 0.05
+done
+exit 1
+HOOK
+	chmod +x "$DST_ROOT/hook-restore"
+	src -t post-copy c1 127.0.0.1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"criu failed: type RESTORE"*"the lazy-pages daemon had ended before: criu lazy-pages exited with code 1"* ]]
+	[[ "$output" == *"lazy-pages.log says: "*"uffd: cannot handle the tasks"* ]]
+	[ "$(fake_status "$SRC_ROOT" c1)" = running ]
+	[ "$(fake_status "$DST_ROOT" c1)" = absent ]
+}
+
 @test "post-copy raises fs.pipe-max-size when CRIU needs it, or refuses with --no-sysctl" {
 	cap=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)
 	has_cap=$(( (0x$cap >> 24) & 1 )) # CAP_SYS_RESOURCE
