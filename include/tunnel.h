@@ -81,8 +81,9 @@ int tunnel_run(long long deadline, struct mig_err **err);
  * closed") and never touches it again. */
 void tunnel_forget(const struct mig_conn *remote);
 
-/* The destination's daemon said goodbye (the watch saw its close request) and has the
- * tunnel's answer. */
+/* The destination's daemon said goodbye (the watch saw its close request), the tunnel's
+ * answer went out, the daemon ended after it, and the page server had nothing more for it
+ * (a daemon that failed may say its goodbye with requests outstanding: then 0). */
 int tunnel_goodbye(void);
 
 /* Ends the tunnel: *st gets the byte counts (st may be NULL), *err the tunnel's failure if

@@ -44,6 +44,8 @@ struct tunnel {
 	int held; /* the destination ended (after a goodbye, or without one we could know of):
 		     held as it is for the owner */
 	enum answer answer;
+	int late; /* the page server still had bytes for the daemon after its goodbye: a daemon
+		     that had every page has none outstanding, so that goodbye followed a failure */
 	long long down_in; /* bytes read from the destination so far */
 	int pumping;
 	struct tunnel_stats st;
@@ -57,6 +59,16 @@ int tunnel_start(int local, struct mig_conn *remote, const struct tunnel_watch *
 	if (tun) {
 		close(local);
 		return mig_err_set(err, 0, "a page tunnel already runs");
+	}
+	/* Every close of the page server's connection is a reset unless a graceful end clears
+	 * this first (linger_off): one by the kernel, when migrate-src crashes or is killed,
+	 * would otherwise be an end, which CRIU's page server takes for a finished transfer
+	 * (tunnel.h). */
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+	if (setsockopt(local, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0) {
+		int e = errno;
+		close(local);
+		return mig_err_set(err, e, "page tunnel: SO_LINGER");
 	}
 	tun = mig_xcalloc(1, sizeof(*tun));
 	tun->local = local;
@@ -82,15 +94,28 @@ static int goodbye_seen(void)
 	return tun->watch && tun->watch->said_goodbye(tun->watch->ctx);
 }
 
-/* Closes the page server's socket with a reset: its next read fails (tunnel.h). */
+/* Closes the page server's socket with a reset (tunnel_start set SO_LINGER 0): its next
+ * read fails (tunnel.h). */
 static void reset_local(void)
 {
-	struct linger l = {.l_onoff = 1, .l_linger = 0};
 	if (tun->local < 0)
 		return;
-	(void)setsockopt(tun->local, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(tun->local);
 	tun->local = -1;
+}
+
+/* The next close is an end, not a reset. */
+static void linger_off(void)
+{
+	struct linger l = {.l_onoff = 0, .l_linger = 0};
+	(void)setsockopt(tun->local, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+/* The page server has bytes we have not read. */
+static int local_pending(void)
+{
+	char c;
+	return tun->local >= 0 && recv(tun->local, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 /* The first failure ends the tunnel.  The page server's connection is held as it is until
@@ -116,10 +141,11 @@ static size_t down_passable(void)
 	return n < (long long)h->off ? h->off : n > (long long)h->len ? h->len : (size_t)n;
 }
 
-/* The goodbye's answer, in the page server's place, once its own bytes went out. */
+/* The goodbye's answer, in the page server's place, once its own bytes went out; none
+ * once the page server ended its half (nothing may follow that end). */
 static int queue_answer(struct half *h)
 {
-	if (h->off < h->len)
+	if (h->off < h->len || h->eof)
 		return 0;
 	memset(h->buf, 0, ANSWER_BYTES);
 	h->off = 0;
@@ -189,8 +215,13 @@ static int read_remote(void)
 	memmove(h->buf, h->buf + h->off, h->len - h->off);
 	h->len -= h->off;
 	h->off = 0;
-	if (h->len == TUNNEL_BUF)
-		return 0; /* cannot be: the watch holds back less than a record */
+	if (h->len == TUNNEL_BUF) { /* held back: not CRIU's protocol (pageserver.h) */
+		struct mig_err *e = NULL;
+		mig_err_set(&e, 0, "the destination sent %d bytes the page server may not get",
+			    TUNNEL_BUF);
+		fail(&e, "from the destination");
+		return 0;
+	}
 	struct mig_err *e = NULL;
 	ssize_t n = tun->remote->read_some(tun->remote, h->buf + h->len, TUNNEL_BUF - h->len, &e);
 	if (n < 0 && mig_err_status(e) == MIG_CLOSED) {
@@ -206,8 +237,10 @@ static int read_remote(void)
 		tun->watch->observe(tun->watch->ctx, h->buf + h->len, (size_t)n);
 	h->len += (size_t)n;
 	tun->down_in += n;
-	if (tun->answer == ANSWER_NONE && goodbye_seen())
+	if (tun->answer == ANSWER_NONE && goodbye_seen()) {
 		tun->answer = ANSWER_DUE;
+		tun->late = tun->up.off < tun->up.len || local_pending();
+	}
 	return n > 0;
 }
 
@@ -342,7 +375,10 @@ void tunnel_forget(const struct mig_conn *remote)
 
 int tunnel_goodbye(void)
 {
-	return tun && goodbye_seen() && tun->answer == ANSWER_OUT;
+	if (!tun || !goodbye_seen() || tun->answer != ANSWER_OUT || !tun->down.eof)
+		return 0;
+	tun->late |= local_pending();
+	return !tun->late;
 }
 
 /* Waits for fd's events until the deadline; 0 when they came. */
@@ -360,8 +396,10 @@ static int await_local(short events, long long deadline)
 	return -1;
 }
 
-/* The daemon's goodbye, held until now, to the page server; its answer is read before the
- * end, so that our close is an end and not a reset (unread bytes). */
+/* The daemon's goodbye, held until now, to the page server, and then our end: CRIU's page
+ * server answers it and waits for that end.  What it still sends (its answer, and bytes
+ * for the daemon after a failed one's goodbye) is read until its own end, so that our
+ * close is an end and not a reset (unread bytes). */
 static int hand_over_goodbye(struct mig_err **err)
 {
 	struct half *h = &tun->down;
@@ -372,29 +410,26 @@ static int hand_over_goodbye(struct mig_err **err)
 		if (n > 0)
 			h->off += (size_t)n;
 		else if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return mig_err_set(err, errno,
-					   "page tunnel: the goodbye to the page server");
+			return mig_err_set(err, errno, "page tunnel: the goodbye to the page server");
 		else if (await_local(POLLOUT, deadline) < 0)
-			return mig_err_set(err, ETIMEDOUT,
-					   "page tunnel: the goodbye to the page "
-					   "server");
+			return mig_err_set(err, ETIMEDOUT, "page tunnel: the goodbye to the page "
+							   "server");
 	}
-	char status[ANSWER_BYTES];
-	size_t got = 0;
-	while (got < sizeof(status)) {
-		ssize_t n = recv(tun->local, status + got, sizeof(status) - got, MSG_DONTWAIT);
-		if (n > 0)
-			got += (size_t)n;
-		else if (n == 0)
-			return mig_err_set(err, 0,
-					   "page tunnel: the page server ended without "
-					   "answering the goodbye");
-		else if (errno != EAGAIN && errno != EINTR)
+	linger_off();
+	(void)shutdown(tun->local, SHUT_WR);
+	char buf[4096];
+	for (;;) {
+		ssize_t n = recv(tun->local, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return mig_err_set(err, errno, "page tunnel: the page server's answer");
-		else if (await_local(POLLIN, deadline) < 0)
-			return mig_err_set(err, ETIMEDOUT, "page tunnel: the page server's answer");
+		if (n < 0 && await_local(POLLIN, deadline) < 0)
+			return mig_err_set(err, ETIMEDOUT,
+					   "page tunnel: the page server did not end within %d ms "
+					   "of the goodbye",
+					   PAGE_SERVER_ANSWER_MS);
 	}
-	return 0;
 }
 
 void tunnel_stop(struct tunnel_stats *st, struct mig_err **err, int brk)
@@ -405,9 +440,12 @@ void tunnel_stop(struct tunnel_stats *st, struct mig_err **err, int brk)
 		*st = tun->st;
 	if (brk)
 		reset_local();
-	else if (tun->local >= 0 && goodbye_seen()) /* the destination keeps its copy: an end
-						       either way, never a reset */
-		(void)hand_over_goodbye(&tun->err);
+	else if (tun->local >= 0) {
+		/* the destination keeps its copy: an end either way, never a reset */
+		if (goodbye_seen())
+			(void)hand_over_goodbye(&tun->err);
+		linger_off();
+	}
 	if (err && tun->err) {
 		*err = tun->err;
 		tun->err = NULL;

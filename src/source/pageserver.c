@@ -64,7 +64,9 @@ void ps_watch_observe(void *ctx, const void *buf, size_t n)
 		cmd &= PS_CMD_MASK;
 		int bye = cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE;
 		if (cmd != PS_IOV_GET && !bye) {
-			w->rec = 0; /* not what we know: a plain tunnel from here */
+			/* not what we know: held (CRIU's page server would fail on it and
+			 * resume the container here while the destination's copy runs) */
+			w->rec = 0, w->spoiled = 1;
 			break;
 		}
 		if (!bye)

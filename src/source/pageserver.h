@@ -20,9 +20,10 @@ int page_server_connect(int port, int *fd, struct mig_err **err);
  * page_server_iov` records, GET for pages and CLOSE or FORCE_CLOSE as its goodbye.  The
  * record's size changed in CRIU 4.2 (nr_pages became 64 bits): 24 bytes before, 32 from 4.2
  * on where a u64 is 8-byte aligned (x86_64, arm64, armhf), 28 where it is not (i386).
- * A command other than those three, or a version this does not know, turns the watch off:
- * no goodbye is ever seen then, and the daemon's end is held for postcopy.c to end (after
- * lazy_done ok) or break (docs/notes-lazy-pages.md, "The pages connection").
+ * A version this does not know turns the watch off (everything passes); a command other
+ * than those three turns it off too, and it and what follows are held.  No goodbye is
+ * ever seen then, and the daemon's end is held for postcopy.c to end (after lazy_done ok)
+ * or break (docs/notes-lazy-pages.md, "The pages connection").
  *
  * The goodbye itself never reaches the page server on its own: CRIU's daemon sends it after
  * a failure too (uffd.c, cr_lazy_pages), and a page server that sees it counts its transfer
@@ -35,7 +36,8 @@ struct ps_watch {
 	unsigned char part[32]; /* the record being read */
 	size_t have;
 	int goodbye;	/* the last whole record was the goodbye, and nothing came after it */
-	int spoiled;	/* bytes came after the goodbye: not CRIU's protocol, and held */
+	int spoiled;	/* not CRIU's protocol (an unknown command, bytes after the goodbye): it
+			   and what follows are held */
 	long long seen; /* bytes observed */
 	long long pass; /* how many of them may reach the page server now */
 };

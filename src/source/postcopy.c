@@ -307,11 +307,15 @@ static int lazy_phase_lost(struct migration *m, struct mig_err **err)
 	}
 	if (tunnel_goodbye()) {
 		end_tunnel(m, 0, NULL);
-		page_server_exit(m, NULL);
+		int served = page_server_exit(m, NULL) == 0;
 		mig_err_append(err,
-			       "the destination's lazy-pages daemon had said its goodbye (after "
-			       "its last page, or after a failure: the destination's word on "
-			       "which was lost): the container most likely runs there only");
+			       served ? "the destination's lazy-pages daemon had said its goodbye "
+					"(after its last page, or after a failure: the "
+					"destination's word on which was lost): the container "
+					"most likely runs there only"
+				      : "the destination's lazy-pages daemon had said its goodbye, "
+					"but the page server here then failed, and CRIU resumed "
+					"the container here: it may run on both hosts");
 		return -2;
 	}
 	hang_up(m);
@@ -339,15 +343,16 @@ int postcopy_finish(struct migration *m, struct mig_err **err)
 		r = -1;
 	} else {
 		/* The destination has every page: the tunnel hands the daemon's goodbye to the
-		 * page server (tunnel_stop), which then ends, and CRIU with it. */
+		 * page server (tunnel_stop), which then ends, and CRIU with it.  Whether that
+		 * went well is the page server's exit; a tunnel failure after the daemon's
+		 * end is only its cause when the page server failed too. */
 		struct mig_err *e = NULL;
-		r = tunnel_run(proc_deadline_in(TUNNEL_DRAIN_MS), &e) < 0 ? -1 : 0;
-		end_tunnel(m, 0, NULL);
-		if (r < 0)
-			*err = e, e = NULL;
+		(void)tunnel_run(proc_deadline_in(TUNNEL_DRAIN_MS), &e);
+		end_tunnel(m, 0, e ? NULL : &e);
+		r = page_server_exit(m, err);
+		if (r < 0 && e)
+			mig_err_append(err, "%s", mig_err_msg(e));
 		mig_err_free(&e);
-		if (page_server_exit(m, r == 0 ? err : NULL) < 0)
-			r = -1;
 	}
 	cJSON_Delete(msg);
 	m->r->page_server_ms = proc_now_ms() - t0;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,6 +28,7 @@
 
 struct bed {
 	int page_server; /* our end standing for CRIU's page server */
+	int tunnel_end;	 /* the tunnel's end of that connection */
 	int daemon;	 /* ... and for the destination's lazy-pages daemon */
 	struct mig_conn *remote;
 	struct ps_watch w;
@@ -51,15 +53,17 @@ static void tcp_pair(int fds[2])
 	close(l);
 }
 
-static void bed_up(struct bed *b, int watch)
+/* rec: the watch's record size (0: not watching); bed_up: CRIU 4.1's. */
+static void bed_up_rec(struct bed *b, size_t rec)
 {
 	int local[2], remote[2];
 	tcp_pair(local);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, remote), 0);
 	b->page_server = local[0];
+	b->tunnel_end = local[1];
 	b->daemon = remote[0];
 	b->remote = conn_from_fd(remote[1], "pages");
-	ps_watch_init(&b->w, watch ? REC : 0);
+	ps_watch_init(&b->w, rec);
 	b->tw = (struct tunnel_watch){.observe = ps_watch_observe,
 				      .said_goodbye = ps_watch_goodbye,
 				      .watching = ps_watch_watching,
@@ -67,6 +71,11 @@ static void bed_up(struct bed *b, int watch)
 				      .ctx = &b->w};
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_start(local[1], b->remote, &b->tw, &e), 0);
+}
+
+static void bed_up(struct bed *b, int watch)
+{
+	bed_up_rec(b, watch ? REC : 0);
 }
 
 static void bed_down(struct bed *b)
@@ -101,6 +110,62 @@ static ssize_t pump_read_ms(int fd, void *buf, size_t n, int ms)
 static ssize_t pump_read(int fd, void *buf, size_t n)
 {
 	return pump_read_ms(fd, buf, n, 5000);
+}
+
+/* fd's peer has neither ended nor reset the connection, and sent nothing we did not
+ * read (pump_read_ms cannot tell an end from a quiet peer). */
+static void assert_no_end(int fd)
+{
+	tunnel_pump();
+	char c;
+	errno = 0;
+	assert_int_equal(recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+}
+
+/* A stand-in for CRIU's page server after the daemon's goodbye, in a child on fd: reads
+ * the goodbye record (whatever came before it first, extra bytes), answers it with a
+ * 4-byte 0 after sending `extra` bytes of its own, and waits for the end, as
+ * page_server_serve does.  Its exit: 0 for an end, 1 for a reset, 2 for anything else. */
+static pid_t page_server_child(int fd, size_t rec, size_t extra)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid > 0)
+		return pid;
+	unsigned char r[32];
+	size_t got = 0;
+	while (got < rec) {
+		ssize_t n = recv(fd, r + got, rec - got, 0);
+		if (n <= 0)
+			_exit(2);
+		got += (size_t)n;
+	}
+	uint32_t cmd;
+	memcpy(&cmd, r, sizeof(cmd));
+	if ((cmd & 0xffff) != 0x1024 && (cmd & 0xffff) != 0x1023)
+		_exit(2);
+	static char junk[100000];
+	for (size_t off = 0; off < extra;) {
+		ssize_t n = send(fd, junk + off, extra - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			_exit(2);
+		off += (size_t)n;
+	}
+	int32_t status = 0;
+	if (send(fd, &status, sizeof(status), MSG_NOSIGNAL) != sizeof(status))
+		_exit(2);
+	char c;
+	ssize_t n = recv(fd, &c, 1, 0);
+	_exit(n == 0 ? 0 : n < 0 && errno == ECONNRESET ? 1 : 2);
+}
+
+static int child_exit(pid_t pid)
+{
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
 }
 
 static void send_record(int fd, uint32_t cmd)
@@ -148,9 +213,9 @@ static void test_bytes_both_ways(void **state)
 }
 
 /* The daemon's goodbye: the tunnel answers it, the page server does not see it until the
- * owner ends the tunnel (after lazy_done ok); then it gets the goodbye, its answer is read,
- * and its connection ends (CRIU's page server then ends well and the source's tasks are
- * killed: the destination has them all). */
+ * owner ends the tunnel (after lazy_done ok); then it gets the goodbye, answers it, and our
+ * end follows (CRIU's page server then ends well and the source's tasks are killed: the
+ * destination has them all). */
 static void test_goodbye_answered_then_handed_over(void **state)
 {
 	(void)state;
@@ -158,28 +223,82 @@ static void test_goodbye_answered_then_handed_over(void **state)
 	bed_up(&b, 1);
 	send_record(b.daemon, 7);
 	send_record(b.daemon, 0x1024); /* FORCE_CLOSE */
-	unsigned char buf[2 * REC + 1];
+	unsigned char buf[REC];
 	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
 	int32_t status = -1;
 	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
-	assert_int_equal(status, 0); /* the tunnel's answer */
-	assert_true(tunnel_goodbye());
+	assert_int_equal(status, 0);	/* the tunnel's answer */
+	assert_false(tunnel_goodbye()); /* the daemon has not ended yet */
 	shutdown(b.daemon, SHUT_WR);
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_run(proc_now_ms() + 5000, &e), 0);
 	assert_true(tunnel_done());
-	/* the page server has seen the GET only: no goodbye, no end */
-	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
-	/* its answer to the goodbye it is about to get, queued in advance (one thread) */
-	assert_int_equal(send(b.page_server, &status, sizeof(status), 0), sizeof(status));
+	assert_true(tunnel_goodbye());
+	assert_no_end(b.page_server); /* it has seen the GET only */
+	pid_t ps = page_server_child(b.page_server, REC, 0);
+	close(b.page_server);
+	b.page_server = -1;
 	struct tunnel_stats st;
 	tunnel_stop(&st, &e, 0);
 	assert_null(e);
-	assert_int_equal(st.to_remote, 0); /* the answer is the tunnel's, not the page server's */
-	assert_int_equal(pump_read_ms(b.page_server, buf, sizeof(buf), 1000), REC); /* then EOF */
-	uint32_t cmd;
-	memcpy(&cmd, buf, sizeof(cmd));
-	assert_int_equal(cmd, 0x1024);
+	assert_int_equal(st.to_remote, 0);   /* the answer is the tunnel's, not the page server's */
+	assert_int_equal(child_exit(ps), 0); /* the goodbye, then an end */
+	b.remote->close(b.remote);
+	close(b.daemon);
+}
+
+/* A goodbye (in one piece with a GET) while the page server still answers: the daemon
+ * failed with requests outstanding, so it is no goodbye the source may trust; handed over
+ * anyway (lazy_done ok decides that), the page server's bytes are read to its end, and
+ * our end is no reset. */
+static void test_goodbye_with_bytes_outstanding(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	unsigned char two[2 * REC] = {7};
+	uint32_t bye = 0x1024;
+	memcpy(two + REC, &bye, sizeof(bye));
+	assert_int_equal(send(b.daemon, two, sizeof(two), 0), (ssize_t)sizeof(two));
+	unsigned char buf[REC];
+	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
+	assert_int_equal(send(b.page_server, "pages...", 8, 0), 8); /* the GET's answer */
+	int32_t status = -1;
+	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	assert_int_equal(status, 0);
+	shutdown(b.daemon, SHUT_WR);
+	struct mig_err *e = NULL;
+	assert_int_equal(tunnel_run(proc_now_ms() + 5000, &e), 0);
+	assert_false(tunnel_goodbye());
+	pid_t ps = page_server_child(b.page_server, REC, 70000);
+	close(b.page_server);
+	b.page_server = -1;
+	tunnel_stop(NULL, &e, 0);
+	assert_null(e);
+	assert_int_equal(child_exit(ps), 0);
+	b.remote->close(b.remote);
+	close(b.daemon);
+}
+
+/* CRIU 4.2's 32-byte records: the same. */
+static void test_goodbye_32_byte_records(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up_rec(&b, 32);
+	unsigned char get[32] = {7}, bye[32] = {0x24, 0x10};
+	assert_int_equal(send(b.daemon, get, sizeof(get), 0), 32);
+	assert_int_equal(send(b.daemon, bye, 20, 0), 20); /* 24 bytes would be 4.1's record */
+	unsigned char buf[32];
+	assert_int_equal(pump_read(b.page_server, buf, 32), 32);
+	int32_t status = -1;
+	assert_int_equal(pump_read_ms(b.daemon, &status, sizeof(status), 300), 0);
+	assert_int_equal(send(b.daemon, bye + 20, 12, 0), 12);
+	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	assert_int_equal(status, 0);
+	assert_no_end(b.page_server);
+	tunnel_stop(NULL, NULL, 1);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
 	b.remote->close(b.remote);
 	close(b.page_server);
 	close(b.daemon);
@@ -196,6 +315,7 @@ static void test_goodbye_in_pieces(void **state)
 	unsigned char buf[REC];
 	assert_int_equal(send(b.daemon, get, 2, 0), 2);
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 200), 0);
+	assert_no_end(b.page_server);
 	assert_int_equal(send(b.daemon, get + 2, REC - 2, 0), REC - 2);
 	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
 	assert_memory_equal(buf, get, REC);
@@ -206,9 +326,12 @@ static void test_goodbye_in_pieces(void **state)
 	int32_t status = -1;
 	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
 	assert_int_equal(status, 0);
-	assert_true(tunnel_goodbye());
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 200), 0);
-	bed_down(&b);
+	assert_no_end(b.page_server);
+	tunnel_stop(NULL, NULL, 1);
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
 }
 
 /* Bytes after the goodbye: not CRIU's protocol; neither they nor the goodbye pass, and the
@@ -225,6 +348,7 @@ static void test_bytes_after_goodbye_hold(void **state)
 	shutdown(b.daemon, SHUT_WR);
 	unsigned char buf[REC];
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
+	assert_no_end(b.page_server);
 	assert_true(tunnel_done());
 	assert_false(tunnel_goodbye());
 	tunnel_stop(NULL, NULL, 1);
@@ -232,6 +356,73 @@ static void test_bytes_after_goodbye_hold(void **state)
 	b.remote->close(b.remote);
 	close(b.page_server);
 	close(b.daemon);
+}
+
+/* More held bytes than the buffer holds: a failure, at once, not a busy wait. */
+static void test_held_bytes_fill_the_buffer(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 0x1024);
+	int32_t status = -1;
+	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	static char junk[400 * 1024];
+	fcntl(b.daemon, F_SETFL, O_NONBLOCK);
+	size_t sent = 0;
+	struct mig_err *e = NULL;
+	long long t0 = proc_now_ms();
+	while (!tunnel_done() && proc_now_ms() - t0 < 5000) {
+		ssize_t n = send(b.daemon, junk + sent, sizeof(junk) - sent, 0);
+		if (n > 0)
+			sent += (size_t)n;
+		tunnel_pump();
+	}
+	assert_int_equal(tunnel_run(proc_now_ms() + 1000, &e), -1);
+	assert_non_null(strstr(mig_err_msg(e), "may not get"));
+	mig_err_free(&e);
+	assert_no_end(b.page_server);
+	tunnel_stop(NULL, NULL, 1);
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
+}
+
+/* A command the watch does not know: held, not passed (CRIU's page server would fail on it
+ * and resume the container here while the destination's copy runs). */
+static void test_unknown_command_held(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 7);
+	unsigned char buf[REC];
+	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
+	send_record(b.daemon, 99);
+	shutdown(b.daemon, SHUT_WR);
+	struct mig_err *e = NULL;
+	assert_int_equal(tunnel_run(proc_now_ms() + 5000, &e), 0); /* held, not failed */
+	assert_no_end(b.page_server);
+	assert_false(tunnel_goodbye());
+	tunnel_stop(NULL, NULL, 1);
+	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
+	b.remote->close(b.remote);
+	close(b.page_server);
+	close(b.daemon);
+}
+
+/* Every close but a graceful end is a reset, also the kernel's when migrate-src dies. */
+static void test_linger_zero(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	struct linger l = {0};
+	socklen_t sl = sizeof(l);
+	assert_int_equal(getsockopt(b.tunnel_end, SOL_SOCKET, SO_LINGER, &l, &sl), 0);
+	assert_int_equal(l.l_onoff, 1);
+	assert_int_equal(l.l_linger, 0);
+	bed_down(&b);
 }
 
 /* An end without the goodbye (the daemon died): the page server's connection is held as
@@ -249,9 +440,9 @@ static void test_end_without_goodbye_holds_then_resets(void **state)
 	b.daemon = -1;
 	unsigned char buf[64];
 	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
-	/* the partial record may come through; then nothing: no end, no reset */
-	ssize_t r = pump_read_ms(b.page_server, buf, sizeof(buf), 300);
-	assert_true(r == 0 || r == 10);
+	/* the partial GET comes through; then nothing: no end, no reset */
+	assert_int_equal(pump_read_ms(b.page_server, buf, sizeof(buf), 300), 10);
+	assert_no_end(b.page_server);
 	assert_true(tunnel_done());
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_run(proc_now_ms() + 1000, &e), -1);
@@ -275,6 +466,7 @@ static void test_held_then_ended(void **state)
 	b.daemon = -1;
 	unsigned char buf[4];
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
+	assert_no_end(b.page_server);
 	tunnel_stop(NULL, NULL, 0);
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), 0); /* EOF */
 	b.remote->close(b.remote);
@@ -291,7 +483,8 @@ static void test_unknown_protocol_holds_end(void **state)
 	send_record(b.daemon, 7);
 	shutdown(b.daemon, SHUT_WR);
 	unsigned char buf[REC + 1];
-	assert_int_equal(pump_read_ms(b.page_server, buf, sizeof(buf), 500), REC); /* no EOF */
+	assert_int_equal(pump_read_ms(b.page_server, buf, sizeof(buf), 500), REC);
+	assert_no_end(b.page_server);
 	assert_true(tunnel_done());
 	assert_false(tunnel_goodbye());
 	struct mig_err *e = NULL;
@@ -317,6 +510,7 @@ static void test_forget_holds_then_resets(void **state)
 	tunnel_forget(b.remote);
 	assert_true(tunnel_done());
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
+	assert_no_end(b.page_server);
 	struct mig_err *e = NULL;
 	tunnel_stop(NULL, &e, 1);
 	assert_non_null(e);
@@ -338,9 +532,9 @@ static void test_break_after_goodbye(void **state)
 	send_record(b.daemon, 0x1024);
 	int32_t status = -1;
 	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
-	assert_true(tunnel_goodbye());
 	unsigned char buf[REC];
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
+	assert_no_end(b.page_server);
 	tunnel_stop(NULL, NULL, 1);
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
 	b.remote->close(b.remote);
@@ -388,14 +582,20 @@ static void test_watch(void **state)
 	assert_false(ps_watch_goodbye(&w));
 	assert_false(ps_watch_watching(&w));
 	assert_int_equal(ps_watch_passable(&w), 2 * REC);
-	/* an unknown command turns the watch off (a plain tunnel) */
+	/* an unknown command turns the watch off and holds it */
 	uint32_t odd = 99;
 	unsigned char r[REC] = {0};
 	memcpy(r, &odd, 4);
 	ps_watch_init(&w, REC);
 	ps_watch_observe(&w, r, REC);
 	assert_int_equal(w.rec, 0);
-	assert_int_equal(ps_watch_passable(&w), REC); /* a plain tunnel: everything passes */
+	assert_int_equal(ps_watch_passable(&w), 0); /* held: it and what follows */
+	ps_watch_observe(&w, r, REC);
+	assert_int_equal(ps_watch_passable(&w), 0);
+	/* a version not known: a plain tunnel, everything passes */
+	ps_watch_init(&w, 0);
+	ps_watch_observe(&w, r, REC);
+	assert_int_equal(ps_watch_passable(&w), REC);
 	assert_false(ps_watch_watching(&w));
 	assert_false(ps_watch_goodbye(&w)); /* never, once not watching */
 }
@@ -429,8 +629,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bytes_both_ways),
 	    cmocka_unit_test(test_goodbye_answered_then_handed_over),
+	    cmocka_unit_test(test_goodbye_with_bytes_outstanding),
+	    cmocka_unit_test(test_goodbye_32_byte_records),
 	    cmocka_unit_test(test_goodbye_in_pieces),
 	    cmocka_unit_test(test_bytes_after_goodbye_hold),
+	    cmocka_unit_test(test_held_bytes_fill_the_buffer),
+	    cmocka_unit_test(test_unknown_command_held),
+	    cmocka_unit_test(test_linger_zero),
 	    cmocka_unit_test(test_end_without_goodbye_holds_then_resets),
 	    cmocka_unit_test(test_held_then_ended),
 	    cmocka_unit_test(test_unknown_protocol_holds_end),
