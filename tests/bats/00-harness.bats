@@ -397,7 +397,7 @@ fr() {
 	fake_bundle "$SRC_BASE" c1
 	fr "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
 	echo 300 >"$SRC_ROOT/lazy-serve-ms"
-	port=$((30000 + RANDOM % 20000))
+	port=$(free_port)
 	# As CRIU would, it listens on every address unless its configuration says loopback.
 	run "$FAKE_RUNC" --root "$SRC_ROOT" checkpoint --image-path "$TEST_TMP/img" --lazy-pages \
 		--page-server 127.0.0.1:$port c1
@@ -437,7 +437,7 @@ fr() {
 	head -c 100000 /dev/urandom >"$TEST_TMP/pages"
 	zeros='\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
 	for mode in goodbye no-goodbye; do
-		port=$((30000 + RANDOM % 20000))
+		port=$(free_port)
 		"$FAKEPS" serve "$port" "$TEST_TMP/pages" >"$TEST_TMP/ps.out" 2>"$TEST_TMP/ps.err" &
 		ps_pid=$!
 		BG_PIDS+=("$ps_pid")
@@ -453,7 +453,7 @@ fr() {
 		wait "$ps_pid"   # both end "successfully", by CRIU's rules
 	done
 	# A reset (SO_LINGER 0) is a broken transfer: exit 1.
-	port=$((30000 + RANDOM % 20000))
+	port=$(free_port)
 	"$FAKEPS" serve "$port" "$TEST_TMP/pages" >"$TEST_TMP/ps.out" 2>"$TEST_TMP/ps.err" &
 	ps_pid=$!
 	BG_PIDS+=("$ps_pid")

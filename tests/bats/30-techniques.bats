@@ -16,7 +16,7 @@ setup() {
 	fake_bundle "$DST_BASE" c1
 	echo 1048576 >"$SRC_ROOT/image-size"
 	"$FAKE_RUNC" --root "$SRC_ROOT" run -d --bundle "$SRC_BASE/c1" c1
-	PS_PORT=$((30000 + RANDOM % 20000))
+	PS_PORT=$(free_port)
 	PIPE_MAX_BEFORE=$(cat /proc/sys/fs/pipe-max-size)
 	dst_start "$TEST_TMP/dst.log" --json -b "$DST_BASE" --runc "$FAKE_RUNC" --runc-root "$DST_ROOT" \
 		--criu "$FAKE_CRIU"

@@ -259,7 +259,7 @@ partitioned_host() {
 	ip -n "$NS" addr add 10.179.0.2/24 dev "migp$$b"
 	ip -n "$NS" link set "migp$$b" up
 	ip -n "$NS" link set lo up
-	local dir=$TEST_TMP/sshd port=$((20000 + RANDOM % 20000))
+	local dir=$TEST_TMP/sshd port=$(free_port)
 	sed -e "s/^ListenAddress .*/ListenAddress 10.179.0.2/" -e "s/^Port .*/Port $port/" \
 		-e "s|^PidFile .*|PidFile $dir/sshd-ns.pid|" "$dir/sshd_config" >"$dir/sshd-ns_config"
 	ip netns exec "$NS" /usr/sbin/sshd -D -e -f "$dir/sshd-ns_config" </dev/null \
@@ -322,7 +322,7 @@ HOOK
 	"$MIGRATE_SRC" -b "$SRC_BASE" --runc "$FAKE_RUNC" --runc-root "$SRC_ROOT" --criu "$FAKE_CRIU" \
 		--ssh-port "$NS_SSH_PORT" -i "$SSH_KEY" --known-hosts "$SSH_KNOWN_HOSTS" \
 		--dst-token-file "$DST_TOKEN" --socket "$TEST_TMP/ns.sock" --timeout 20 \
-		--page-server-port $((30000 + RANDOM % 20000)) -t post-copy c1 10.179.0.2 \
+		--page-server-port $(free_port) -t post-copy c1 10.179.0.2 \
 		>"$TEST_TMP/src.out" 2>&1 3>&- &
 	src_pid=$!
 	BG_PIDS+=("$src_pid")

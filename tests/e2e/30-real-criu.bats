@@ -245,7 +245,7 @@ assert_stats_match_criu_logs() {
 	make_real_bundle "$DST_BASE/c1"
 	run_real "$SRC_ROOT" "$SRC_BASE/c1" c1
 	wait_lines "$SRC_BASE/c1/rootfs/counter.log" 5
-	port=$((30000 + RANDOM % 20000))
+	port=$(free_port)
 	# CRIU's page server listens on 127.0.0.1 only: a listener on another address with its
 	# port held all along would make a bind to every address fail.
 	"$FAKEPS" hold 127.0.0.2 "$port" >"$TEST_TMP/hold.out" &

@@ -187,7 +187,7 @@ digest() {
 	data_set "pid:$(cpid "$SRC_ROOT" r1)"
 	before=$(digest "pid:$(cpid "$SRC_ROOT" r1)")
 	pipe_max=$(cat /proc/sys/fs/pipe-max-size)
-	src --json --page-server-port $((30000 + RANDOM % 20000)) -t post-copy r1 127.0.0.1
+	src --json --page-server-port $(free_port) -t post-copy r1 127.0.0.1
 	echo "$pipe_max" >/proc/sys/fs/pipe-max-size # migrate-src raises it for CRIU's page server
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	[ "$status" -eq 0 ]
@@ -237,7 +237,7 @@ digest() {
 	data_set "pid:$(cpid "$SRC_ROOT" r1)"
 	before=$(digest "pid:$(cpid "$SRC_ROOT" r1)")
 	pipe_max=$(cat /proc/sys/fs/pipe-max-size)
-	src --tcp-established --page-server-port $((30000 + RANDOM % 20000)) -t post-copy r1 127.0.0.1
+	src --tcp-established --page-server-port $(free_port) -t post-copy r1 127.0.0.1
 	echo "$pipe_max" >/proc/sys/fs/pipe-max-size
 	echo "$output"; cat "$TEST_TMP/dst.log"
 	[ "$status" -eq 0 ]

@@ -149,10 +149,10 @@ fake_status() {
 
 # --- sshd ------------------------------------------------------------------------------------
 
-# _port_in_use PORT: something listens on it (TCP, any address).
+# _port_in_use PORT: a TCP socket of any state uses it as its local port (any address).
 _port_in_use() {
 	if command -v ss >/dev/null; then
-		ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+		ss -Htan "sport = :$1" 2>/dev/null | grep -q .
 	else
 		local hex
 		hex=$(printf ':%04X ' "$1")
@@ -160,10 +160,15 @@ _port_in_use() {
 	fi
 }
 
-_free_port() {
-	local p i
+# free_port: a TCP port nothing uses, below the kernel's ephemeral range (32768-60999 by
+# default): a port from inside it may be taken by any outgoing connection between the
+# check and the bind (a page server's bind failed so, "Address already in use").
+free_port() {
+	local p i lo
+	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 21000 ] || lo=32768
 	for ((i = 0; i < 100; i++)); do
-		p=$((20000 + RANDOM % 40001))
+		p=$((20000 + RANDOM % (lo - 20000)))
 		_port_in_use "$p" || { echo "$p"; return 0; }
 	done
 	echo "no free port found" >&2
@@ -182,7 +187,7 @@ sshd_start() {
 	cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
 	SSHD_PID=""
 	for ((try = 1; try <= 5; try++)); do
-		port=$(_free_port) || return 1
+		port=$(free_port) || return 1
 		cat >"$cfg" <<EOF
 ListenAddress 127.0.0.1
 Port $port
