@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -270,7 +271,12 @@ long long criu_lazy_log_bytes(const char *log_path)
 	 * alive at the end is counted twice (docs/notes-lazy-pages.md). */
 	if (!log_path)
 		return -1;
-	FILE *f = fopen(log_path, "re");
+	/* as fs_read_tail: never through a link, a regular file only */
+	int fd = open(log_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	FILE *f = NULL;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))))
+		close(fd);
 	if (!f)
 		return -1;
 	char line[512];

@@ -410,10 +410,12 @@ static int hand_over_goodbye(struct mig_err **err)
 		if (n > 0)
 			h->off += (size_t)n;
 		else if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return mig_err_set(err, errno, "page tunnel: the goodbye to the page server");
+			return mig_err_set(err, errno,
+					   "page tunnel: the goodbye to the page server");
 		else if (await_local(POLLOUT, deadline) < 0)
-			return mig_err_set(err, ETIMEDOUT, "page tunnel: the goodbye to the page "
-							   "server");
+			return mig_err_set(err, ETIMEDOUT,
+					   "page tunnel: the goodbye to the page "
+					   "server");
 	}
 	linger_off();
 	(void)shutdown(tun->local, SHUT_WR);
@@ -424,7 +426,9 @@ static int hand_over_goodbye(struct mig_err **err)
 			return 0;
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return mig_err_set(err, errno, "page tunnel: the page server's answer");
-		if (n < 0 && await_local(POLLIN, deadline) < 0)
+		/* the deadline also bounds a page server that keeps sending */
+		if ((n > 0 && proc_ms_left(deadline, -1) == 0) ||
+		    (n < 0 && await_local(POLLIN, deadline) < 0))
 			return mig_err_set(err, ETIMEDOUT,
 					   "page tunnel: the page server did not end within %d ms "
 					   "of the goodbye",

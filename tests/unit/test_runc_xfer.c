@@ -143,6 +143,15 @@ static void test_lazy_log_bytes(void **state)
 	assert_int_equal(write(fd, log, strlen(log)), (ssize_t)strlen(log));
 	close(fd);
 	assert_int_equal(criu_lazy_log_bytes(path), 12288 + 32768 + 4096 + 16384);
+	/* never through a link */
+	char link[] = "/tmp/test_lazy_log_link.XXXXXX";
+	int lfd = mkstemp(link);
+	assert_true(lfd >= 0);
+	close(lfd);
+	unlink(link);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(criu_lazy_log_bytes(link), -1);
+	unlink(link);
 	/* nothing copied (every page was zero) is 0, not unknown */
 	fd = open(path, O_WRONLY | O_TRUNC);
 	const char *none = "(00.194375) uffd: 1-12: UFFD transferred pages: (0/0)\n";

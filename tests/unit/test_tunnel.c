@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "proc.h"
 #include "source/pageserver.h"
+#include "timeouts.h"
 #include "tunnel.h"
 
 #define REC 24 /* CRIU 4.1's record */
@@ -126,13 +127,17 @@ static void assert_no_end(int fd)
 /* A stand-in for CRIU's page server after the daemon's goodbye, in a child on fd: reads
  * the goodbye record (whatever came before it first, extra bytes), answers it with a
  * 4-byte 0 after sending `extra` bytes of its own, and waits for the end, as
- * page_server_serve does.  Its exit: 0 for an end, 1 for a reset, 2 for anything else. */
-static pid_t page_server_child(int fd, size_t rec, size_t extra)
+ * page_server_serve does (extra SIZE_MAX: it sends for ever instead).  Its exit: 0 for an
+ * end, 1 for a reset, 2 for anything else. */
+static pid_t page_server_child(struct bed *b, size_t rec, size_t extra)
 {
+	int fd = b->page_server;
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid > 0)
 		return pid;
+	close(b->tunnel_end); /* the tunnel's end is the parent's only */
+	close(b->daemon);
 	unsigned char r[32];
 	size_t got = 0;
 	while (got < rec) {
@@ -146,6 +151,9 @@ static pid_t page_server_child(int fd, size_t rec, size_t extra)
 	if ((cmd & 0xffff) != 0x1024 && (cmd & 0xffff) != 0x1023)
 		_exit(2);
 	static char junk[100000];
+	while (extra == SIZE_MAX)
+		if (send(fd, junk, sizeof(junk), MSG_NOSIGNAL) <= 0)
+			_exit(2);
 	for (size_t off = 0; off < extra;) {
 		ssize_t n = send(fd, junk + off, extra - off, MSG_NOSIGNAL);
 		if (n <= 0)
@@ -235,7 +243,7 @@ static void test_goodbye_answered_then_handed_over(void **state)
 	assert_true(tunnel_done());
 	assert_true(tunnel_goodbye());
 	assert_no_end(b.page_server); /* it has seen the GET only */
-	pid_t ps = page_server_child(b.page_server, REC, 0);
+	pid_t ps = page_server_child(&b, REC, 0);
 	close(b.page_server);
 	b.page_server = -1;
 	struct tunnel_stats st;
@@ -270,12 +278,36 @@ static void test_goodbye_with_bytes_outstanding(void **state)
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_run(proc_now_ms() + 5000, &e), 0);
 	assert_false(tunnel_goodbye());
-	pid_t ps = page_server_child(b.page_server, REC, 70000);
+	pid_t ps = page_server_child(&b, REC, 70000);
 	close(b.page_server);
 	b.page_server = -1;
 	tunnel_stop(NULL, &e, 0);
 	assert_null(e);
 	assert_int_equal(child_exit(ps), 0);
+	b.remote->close(b.remote);
+	close(b.daemon);
+}
+
+/* A page server that keeps sending after the goodbye: the hand-over ends at its deadline. */
+static void test_hand_over_has_a_deadline(void **state)
+{
+	(void)state;
+	struct bed b;
+	bed_up(&b, 1);
+	send_record(b.daemon, 0x1024);
+	int32_t status = -1;
+	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	pid_t ps = page_server_child(&b, REC, SIZE_MAX);
+	close(b.page_server);
+	b.page_server = -1;
+	struct mig_err *e = NULL;
+	long long t0 = proc_now_ms();
+	tunnel_stop(NULL, &e, 0);
+	assert_true(proc_now_ms() - t0 < PAGE_SERVER_ANSWER_MS + 2000);
+	assert_non_null(e);
+	assert_non_null(strstr(mig_err_msg(e), "did not end within"));
+	mig_err_free(&e);
+	assert_int_equal(child_exit(ps), 2); /* its sends failed once we had gone */
 	b.remote->close(b.remote);
 	close(b.daemon);
 }
@@ -630,6 +662,7 @@ int main(void)
 	    cmocka_unit_test(test_bytes_both_ways),
 	    cmocka_unit_test(test_goodbye_answered_then_handed_over),
 	    cmocka_unit_test(test_goodbye_with_bytes_outstanding),
+	    cmocka_unit_test(test_hand_over_has_a_deadline),
 	    cmocka_unit_test(test_goodbye_32_byte_records),
 	    cmocka_unit_test(test_goodbye_in_pieces),
 	    cmocka_unit_test(test_bytes_after_goodbye_hold),
