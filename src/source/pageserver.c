@@ -85,6 +85,15 @@ void ps_watch_observe(void *ctx, const void *buf, size_t n)
 		w->pass = w->seen;
 }
 
+struct tunnel_watch ps_watch_tunnel(struct ps_watch *w)
+{
+	return (struct tunnel_watch){.observe = ps_watch_observe,
+				     .said_goodbye = ps_watch_goodbye,
+				     .watching = ps_watch_watching,
+				     .passable = ps_watch_passable,
+				     .ctx = w};
+}
+
 int ps_watch_goodbye(void *ctx)
 {
 	const struct ps_watch *w = ctx;

@@ -8,6 +8,7 @@
 #define MIG_PAGESERVER_H
 
 #include "err.h"
+#include "tunnel.h"
 
 /* Connects to 127.0.0.1:port and waits (PAGE_SERVER_ACCEPT_MS) until the kernel shows our
  * connection accepted by the listener (its server side has a socket: a non-zero inode in
@@ -47,6 +48,7 @@ size_t page_server_record_size(const char *criu_version);
 
 /* A watch for records of that size (0: off), and the tunnel_watch for it. */
 void ps_watch_init(struct ps_watch *w, size_t rec);
+struct tunnel_watch ps_watch_tunnel(struct ps_watch *w);
 void ps_watch_observe(void *w, const void *buf, size_t n);
 int ps_watch_goodbye(void *w);
 int ps_watch_watching(void *w);

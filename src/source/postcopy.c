@@ -43,11 +43,7 @@ static int prepare_watch(struct migration *m, struct mig_err **err)
 			 "(docs/notes-lazy-pages.md, \"The pages connection\")",
 			 mine);
 	ps_watch_init(&m->ps_watch, a);
-	m->tunnel_watch = (struct tunnel_watch){.observe = ps_watch_observe,
-						.said_goodbye = ps_watch_goodbye,
-						.watching = ps_watch_watching,
-						.passable = ps_watch_passable,
-						.ctx = &m->ps_watch};
+	m->tunnel_watch = ps_watch_tunnel(&m->ps_watch);
 	free(mine);
 	return r;
 }

@@ -65,11 +65,7 @@ static void bed_up_rec(struct bed *b, size_t rec)
 	b->daemon = remote[0];
 	b->remote = conn_from_fd(remote[1], "pages");
 	ps_watch_init(&b->w, rec);
-	b->tw = (struct tunnel_watch){.observe = ps_watch_observe,
-				      .said_goodbye = ps_watch_goodbye,
-				      .watching = ps_watch_watching,
-				      .passable = ps_watch_passable,
-				      .ctx = &b->w};
+	b->tw = ps_watch_tunnel(&b->w);
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_start(local[1], b->remote, &b->tw, &e), 0);
 }
@@ -183,6 +179,27 @@ static void send_record(int fd, uint32_t cmd)
 	assert_int_equal(send(fd, rec, sizeof(rec), 0), REC);
 }
 
+/* The daemon gets the tunnel's answer to its goodbye: a 4-byte 0. */
+static void assert_answered(struct bed *b)
+{
+	int32_t status = -1;
+	assert_int_equal(pump_read(b->daemon, &status, sizeof(status)), sizeof(status));
+	assert_int_equal(status, 0);
+}
+
+/* The owner breaks the tunnel (the page server then reads a reset); the bed goes. */
+static void bed_break(struct bed *b)
+{
+	tunnel_stop(NULL, NULL, 1);
+	char c;
+	assert_int_equal(pump_read_ms(b->page_server, &c, 1, 1000), -ECONNRESET);
+	b->remote->close(b->remote);
+	if (b->page_server >= 0)
+		close(b->page_server);
+	if (b->daemon >= 0)
+		close(b->daemon);
+}
+
 static void test_bytes_both_ways(void **state)
 {
 	(void)state;
@@ -271,9 +288,7 @@ static void test_goodbye_with_bytes_outstanding(void **state)
 	unsigned char buf[REC];
 	assert_int_equal(pump_read(b.page_server, buf, REC), REC);
 	assert_int_equal(send(b.page_server, "pages...", 8, 0), 8); /* the GET's answer */
-	int32_t status = -1;
-	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
-	assert_int_equal(status, 0);
+	assert_answered(&b);
 	shutdown(b.daemon, SHUT_WR);
 	struct mig_err *e = NULL;
 	assert_int_equal(tunnel_run(proc_now_ms() + 5000, &e), 0);
@@ -295,8 +310,7 @@ static void test_hand_over_has_a_deadline(void **state)
 	struct bed b;
 	bed_up(&b, 1);
 	send_record(b.daemon, 0x1024);
-	int32_t status = -1;
-	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	assert_answered(&b);
 	pid_t ps = page_server_child(&b, REC, SIZE_MAX);
 	close(b.page_server);
 	b.page_server = -1;
@@ -329,11 +343,7 @@ static void test_goodbye_32_byte_records(void **state)
 	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
 	assert_int_equal(status, 0);
 	assert_no_end(b.page_server);
-	tunnel_stop(NULL, NULL, 1);
-	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
-	b.remote->close(b.remote);
-	close(b.page_server);
-	close(b.daemon);
+	bed_break(&b);
 }
 
 /* The goodbye in pieces, and a GET whose command comes in two: neither passes before its
@@ -355,15 +365,10 @@ static void test_goodbye_in_pieces(void **state)
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 200), 0);
 	assert_false(tunnel_goodbye());
 	assert_int_equal(send(b.daemon, bye + 5, REC - 5, 0), REC - 5);
-	int32_t status = -1;
-	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
-	assert_int_equal(status, 0);
+	assert_answered(&b);
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 200), 0);
 	assert_no_end(b.page_server);
-	tunnel_stop(NULL, NULL, 1);
-	b.remote->close(b.remote);
-	close(b.page_server);
-	close(b.daemon);
+	bed_break(&b);
 }
 
 /* Bytes after the goodbye: not CRIU's protocol; neither they nor the goodbye pass, and the
@@ -374,8 +379,7 @@ static void test_bytes_after_goodbye_hold(void **state)
 	struct bed b;
 	bed_up(&b, 1);
 	send_record(b.daemon, 0x1023);
-	int32_t status = -1;
-	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	assert_answered(&b);
 	send_record(b.daemon, 7);
 	shutdown(b.daemon, SHUT_WR);
 	unsigned char buf[REC];
@@ -383,11 +387,7 @@ static void test_bytes_after_goodbye_hold(void **state)
 	assert_no_end(b.page_server);
 	assert_true(tunnel_done());
 	assert_false(tunnel_goodbye());
-	tunnel_stop(NULL, NULL, 1);
-	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
-	b.remote->close(b.remote);
-	close(b.page_server);
-	close(b.daemon);
+	bed_break(&b);
 }
 
 /* More held bytes than the buffer holds: a failure, at once, not a busy wait. */
@@ -397,8 +397,7 @@ static void test_held_bytes_fill_the_buffer(void **state)
 	struct bed b;
 	bed_up(&b, 1);
 	send_record(b.daemon, 0x1024);
-	int32_t status = -1;
-	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	assert_answered(&b);
 	static char junk[400 * 1024];
 	fcntl(b.daemon, F_SETFL, O_NONBLOCK);
 	size_t sent = 0;
@@ -414,10 +413,7 @@ static void test_held_bytes_fill_the_buffer(void **state)
 	assert_non_null(strstr(mig_err_msg(e), "may not get"));
 	mig_err_free(&e);
 	assert_no_end(b.page_server);
-	tunnel_stop(NULL, NULL, 1);
-	b.remote->close(b.remote);
-	close(b.page_server);
-	close(b.daemon);
+	bed_break(&b);
 }
 
 /* A command the watch does not know: held, not passed (CRIU's page server would fail on it
@@ -436,11 +432,7 @@ static void test_unknown_command_held(void **state)
 	assert_int_equal(tunnel_run(proc_now_ms() + 5000, &e), 0); /* held, not failed */
 	assert_no_end(b.page_server);
 	assert_false(tunnel_goodbye());
-	tunnel_stop(NULL, NULL, 1);
-	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
-	b.remote->close(b.remote);
-	close(b.page_server);
-	close(b.daemon);
+	bed_break(&b);
 }
 
 /* Every close but a graceful end is a reset, also the kernel's when migrate-src dies. */
@@ -562,16 +554,11 @@ static void test_break_after_goodbye(void **state)
 	struct bed b;
 	bed_up(&b, 1);
 	send_record(b.daemon, 0x1024);
-	int32_t status = -1;
-	assert_int_equal(pump_read(b.daemon, &status, sizeof(status)), sizeof(status));
+	assert_answered(&b);
 	unsigned char buf[REC];
 	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 300), 0);
 	assert_no_end(b.page_server);
-	tunnel_stop(NULL, NULL, 1);
-	assert_int_equal(pump_read_ms(b.page_server, buf, 1, 1000), -ECONNRESET);
-	b.remote->close(b.remote);
-	close(b.page_server);
-	close(b.daemon);
+	bed_break(&b);
 }
 
 static void test_record_sizes(void **state)
