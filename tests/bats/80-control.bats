@@ -79,7 +79,7 @@ HELLO='{"v":2,"type":"hello","nonce":"000000000000000000000000000000000000000000
 	[ "$(stat -c %a "$DST_SOCKET")" = 600 ]
 	[ "$(stat -c %F "$DST_SOCKET")" = socket ]
 	# an unprivileged user gets nowhere
-	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTLCAT" --socket "$DST_SOCKET" "$HELLO"
+	run as_nobody "$CTLCAT" --socket "$DST_SOCKET" "$HELLO"
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"ermission denied"* ]]
@@ -200,7 +200,7 @@ HOOK
 	[ "$(stat -c '%a %U %F' "$path")" = "600 root socket" ]
 	[ ${#nonce} -eq 64 ]
 	# nobody else may connect; root without this session's key is refused
-	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTLCAT" --socket "$path" '{"v":2,"type":"pages_hello","name":"c1"}'
+	run as_nobody "$CTLCAT" --socket "$path" '{"v":2,"type":"pages_hello","name":"c1"}'
 	[[ "$output" != *'"ok":true'* ]]
 	run "$CTLCAT" --socket "$path" '{"v":2,"type":"pages_hello","name":"c1","proof":"'"$nonce"'"}'
 	echo "$output"

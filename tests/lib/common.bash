@@ -160,6 +160,15 @@ _port_in_use() {
 	fi
 }
 
+# as_nobody CMD...: runs CMD as nobody (65534).  A sanitized build's log_path (tests/run-all)
+# lies in the clone, which nobody may not reach (a clone in a 0700 mktemp -d dir): ASan would
+# abort at start ("Can't create directory"), so its reports go to stderr here, without the
+# leak check of a process that only fails.
+as_nobody() {
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+
 # free_port: a TCP port nothing uses, below the kernel's ephemeral range (32768-60999 by
 # default): a port from inside it may be taken by any outgoing connection between the
 # check and the bind (a page server's bind failed so, "Address already in use").
